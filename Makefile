@@ -1,0 +1,140 @@
+# pvlab — `make help` lists the targets.
+#
+# Out-of-tree objects go to obj/ (obj/strip<N>/ for `make STRIP=N`, which compiles the student
+# stubs of lab N and later in place of their solutions).  V=1 shows full commands.
+
+CC      ?= gcc
+LD      ?= ld
+PYTHON  ?= python3
+GDB     ?= gdb
+ifeq ($(CC),cc)
+CC := gcc
+endif
+
+ifdef STRIP
+O := obj/strip$(STRIP)
+STRIPFLAG := -DPVLAB_STRIP=$(STRIP)
+else
+O := obj
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+# Flags for code that runs on bare metal (hypervisor and guest).  See docs/ARCHITECTURE.md.
+KCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-pic -fno-pie \
+	   -mno-red-zone -mgeneral-regs-only -fno-stack-protector -fno-omit-frame-pointer \
+	   -fno-asynchronous-unwind-tables -fcf-protection=none -Iinclude -I. $(STRIPFLAG)
+KASFLAGS := -g -Iinclude -I. -D__ASSEMBLY__ $(STRIPFLAG)
+KLDFLAGS := -nostdlib -no-pie -z max-page-size=0x1000 -z noexecstack
+
+LIB_SRCS   := lib/string.c lib/printf.c
+KERN_SRCS  := $(wildcard kern/*.c) $(wildcard kern/*.S)
+HV_SRCS    := $(wildcard hv/*.c) $(wildcard hv/*.S)
+GUEST_SRCS := $(wildcard guest/*.c) $(wildcard guest/*.S) $(wildcard guest/tests/*.c)
+
+objs = $(patsubst %.c,$(O)/%.o,$(patsubst %.S,$(O)/%.o,$(1)))
+HV_OBJS    := $(call objs,$(KERN_SRCS) $(HV_SRCS) $(LIB_SRCS))
+GUEST_OBJS := $(call objs,$(GUEST_SRCS)) $(patsubst %.c,$(O)/guest/%.o,$(LIB_SRCS))
+
+HV    := $(O)/hv.elf
+GUEST := $(O)/guest/guest.elf
+
+all: $(HV)
+.PHONY: all
+
+$(HV): $(HV_OBJS) kern/kernel.ld
+	@echo "  LD      $@"
+	$(Q)$(LD) $(KLDFLAGS) -T kern/kernel.ld -o $@ $(HV_OBJS)
+
+$(GUEST): $(GUEST_OBJS) guest/guest.ld
+	@echo "  LD      $@"
+	$(Q)$(LD) $(KLDFLAGS) -T guest/guest.ld -o $@ $(GUEST_OBJS)
+
+# The guest image is linked into the hypervisor (hv/guest_image.S .incbin's it).
+$(O)/hv/guest_image.o: $(GUEST)
+$(O)/hv/guest_image.o: KASFLAGS += -DGUEST_ELF=\"$(GUEST)\"
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(KCFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/%.o: %.S
+	@mkdir -p $(@D)
+	@echo "  AS      $<"
+	$(Q)$(CC) $(KASFLAGS) -MMD -MP -c -o $@ $<
+
+# lib/ is compiled a second time for the guest, with the guest's define.
+$(O)/guest/lib/%.o: lib/%.c
+	@mkdir -p $(@D)
+	@echo "  CC      $< (guest)"
+	$(Q)$(CC) $(KCFLAGS) -DPVLAB_GUEST -MMD -MP -c -o $@ $<
+$(O)/guest/%.o: KCFLAGS += -DPVLAB_GUEST
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------------------------------
+# Running.  ARGS is the boot command line: "<hypervisor options> -- <dom0 args> -- <domU args>".
+ARGS    ?= -- test=hello -- test=hello
+GDBPORT ?= $(shell expr `id -u` % 5000 + 25000)
+
+qemu: $(HV) deps-qemu
+	tools/qemu -G $(HV) "$(ARGS)"
+qemu-nox: $(HV) deps-qemu
+	@echo "*** Serial on this terminal.  Quit QEMU with Ctrl-a x."
+	tools/qemu $(HV) "$(ARGS)"
+qemu-gdb: $(HV) deps-qemu
+	@echo "*** QEMU is waiting for GDB on localhost:$(GDBPORT): run 'make gdb' in another terminal."
+	tools/qemu -g $(GDBPORT) $(HV) "$(ARGS)"
+gdb: deps-gdb
+	$(GDB) -q -iex "add-auto-load-safe-path $(CURDIR)/.gdbinit" -ex "pvlab-connect $(GDBPORT)" $(HV)
+.PHONY: qemu qemu-nox qemu-gdb gdb
+
+# ---------------------------------------------------------------------------------------
+# Tools: check, and install on Debian/Ubuntu when we can (root or sudo).
+deps-build:
+	@tools/deps build
+deps-qemu:
+	@tools/deps qemu
+deps-gdb:
+	@tools/deps gdb
+.PHONY: deps-build deps-qemu deps-gdb
+$(HV_OBJS) $(GUEST_OBJS): | deps-build
+
+# ---------------------------------------------------------------------------------------
+# Tests and grading.
+test: deps-qemu
+	@$(PYTHON) tools/test.py
+
+grade: $(HV) deps-qemu
+	@$(PYTHON) grade/grade.py $(if $(LAB),--lab $(LAB)) $(if $(TEST),--test '$(TEST)') $(GRADEFLAGS)
+
+host-tests:
+	@$(MAKE) -s -C tests/host
+
+compile_commands.json: Makefile
+	@tools/compdb "$(CC) $(KCFLAGS)" $(KERN_SRCS) $(HV_SRCS) $(LIB_SRCS) $(GUEST_SRCS) > $@
+	@echo "  GEN     $@"
+
+clean:
+	rm -rf obj compile_commands.json
+	@$(MAKE) -s -C tests/host clean
+
+help:
+	@echo "pvlab targets:"
+	@echo "  make                 build the hypervisor image $(HV) (guest linked in)"
+	@echo "  make qemu            boot it in QEMU (VGA window, serial here)"
+	@echo "  make qemu-nox        boot it with the serial console on this terminal"
+	@echo "  make qemu-gdb        boot it and wait for GDB on port $(GDBPORT)"
+	@echo "  make gdb             attach GDB to a 'make qemu-gdb' run"
+	@echo "  make grade [LAB=N] [TEST=name]   grade your labs"
+	@echo "  make test            the project's own tests (unit, system, lab kit)"
+	@echo "  make bench           benchmarks"
+	@echo "  make compile_commands.json       for editors (clangd)"
+	@echo "  make clean"
+	@echo "Variables: ARGS=\"<hv opts> -- <dom0 args> -- <domU args>\"  V=1  STRIP=N  KVM=0|1"
+.PHONY: test grade host-tests clean help
