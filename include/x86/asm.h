@@ -6,6 +6,7 @@
 #define PVLAB_X86_ASM_H
 
 #include "types.h"
+#include "x86/hw.h"
 
 static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port)); }
 static inline void outw(u16 port, u16 v) { __asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(port)); }
@@ -44,8 +45,8 @@ static inline u64 read_rflags(void) { u64 v; __asm__ volatile("pushfq; popq %0" 
 static inline u64 read_rbp(void) { u64 v; __asm__ volatile("mov %%rbp, %0" : "=r"(v)); return v; }
 
 static inline void invlpg(u64 va) { __asm__ volatile("invlpg (%0)" :: "r"(va) : "memory"); }
-static inline void lgdt(const void *desc) { __asm__ volatile("lgdt (%0)" :: "r"(desc)); }
-static inline void lidt(const void *desc) { __asm__ volatile("lidt (%0)" :: "r"(desc)); }
+static inline void lgdt(const struct desc_ptr *d) { __asm__ volatile("lgdt %0" :: "m"(*d)); }
+static inline void lidt(const struct desc_ptr *d) { __asm__ volatile("lidt %0" :: "m"(*d)); }
 static inline void ltr(u16 sel) { __asm__ volatile("ltr %0" :: "r"(sel)); }
 
 static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }

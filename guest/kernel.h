@@ -1,0 +1,57 @@
+/*
+ * The pvlab PV guest kernel: a small Mini-OS.  It boots from start_info, talks to the
+ * hypervisor only through hypercalls (and the port-0xE9 debug console as a fallback), and
+ * runs the tests named on its command line.
+ */
+#ifndef PVLAB_GUEST_KERNEL_H
+#define PVLAB_GUEST_KERNEL_H
+
+#include "lib.h"
+#include "x86/hw.h"
+#include "x86/asm.h"
+#include "public/xen.h"
+#include "guest/hypercall.h"
+
+extern struct start_info *start_info;
+extern u64 *phys_to_machine;	/* start_info->mfn_list: the P2M */
+
+/* console.c */
+void console_write(const char *s, size_t n);
+int printf(const char *fmt, ...) PRINTF(1, 2);
+int vprintf(const char *fmt, va_list ap);
+NORETURN void panic(const char *fmt, ...) PRINTF(1, 2);
+NORETURN void guest_exit(unsigned reason);
+extern bool console_via_hypercall;
+
+/* trap.c: exceptions.  Code that expects a fault marks the instruction with EXTABLE(); the
+ * trap handler then records the fault in last_fault and resumes at the fixup label. */
+struct fault {
+	int vector;		/* -1: none */
+	u64 err, cr2;
+};
+extern volatile struct fault last_fault;
+#define EXTABLE(insn, fixup) \
+	".pushsection .extable, \"a\"\n .balign 8\n .quad " #insn ", " #fixup "\n .popsection\n"
+void trap_init(void);
+static inline void fault_reset(void) { last_fault.vector = -1; }
+/* Run user_fn(arg) in ring 3 and return its result (lab 1's -EPERM test). */
+long run_in_user_mode(long (*user_fn)(void *), void *arg);
+
+/* mm.c: memory, pseudo-physical frame numbers, machine frame numbers */
+void mm_init(void);
+void *alloc_page(void);
+void free_page(void *va);
+u64 virt_to_pfn(const void *va);
+u64 virt_to_mfn(const void *va);
+void *pfn_to_virt(u64 pfn);
+extern u64 virt_base, first_free_pfn;
+
+/* time: a busy wait of roughly `cycles` TSC ticks (before lab 3's PV clock exists) */
+static inline void spin_tsc(u64 cycles)
+{
+	u64 end = rdtsc() + cycles;
+	while (rdtsc() < end)
+		pause();
+}
+
+#endif

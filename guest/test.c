@@ -1,0 +1,80 @@
+/* The in-guest test library: selection, checks and the final result line (guest/test.h). */
+#include "guest/test.h"
+
+extern const struct test __tests_start[], __tests_end[];
+static unsigned passed, failed, skipped;
+
+bool check(bool ok, const char *what, ...)
+{
+	va_list ap;
+	printf(ok ? "PASS: " : "FAIL: ");
+	va_start(ap, what);
+	vprintf(what, ap);
+	va_end(ap);
+	printf("\n");
+	ok ? passed++ : failed++;
+	return ok;
+}
+
+bool check_eq(long got, long want, const char *what)
+{
+	if (got == want)
+		return check(true, "%s", what);
+	return check(false, "%s: got %ld (%lx), want %ld (%lx)", what, got, got, want, want);
+}
+
+void skip(const char *what, const char *why)
+{
+	printf("SKIP: %s: %s\n", what, why);
+	skipped++;
+}
+
+const char *test_option(const char *key)
+{
+	static char val[128];
+	return cmdline_get(start_info->cmd_line, key, val, sizeof(val)) ? val : NULL;
+}
+
+static const struct test *find_test(const char *name, size_t n)
+{
+	for (const struct test *t = __tests_start; t < __tests_end; t++)
+		if (strlen(t->name) == n && !strncmp(t->name, name, n))
+			return t;
+	return NULL;
+}
+
+/* Run the tests named by test=a,b,... and print the result line.  Returns the shutdown
+ * reason: poweroff when every check passed, crash otherwise. */
+unsigned run_tests(void)
+{
+	const char *list = test_option("test");
+	bool error = false;
+	if (!list) {
+		printf("no test= on the command line; tests:");
+		for (const struct test *t = __tests_start; t < __tests_end; t++)
+			printf(" %s", t->name);
+		printf("\n");
+		list = "";
+		error = true;
+	}
+	char names[128];
+	strlcpy(names, list, sizeof(names));
+	for (char *p = names; *p;) {
+		char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		const struct test *t = find_test(p, n);
+		if (!t) {
+			p[n] = 0;
+			printf("unknown test '%s'\n", p);
+			error = true;
+		} else {
+			printf("TEST %s: %s\n", t->name, t->summary);
+			t->fn();
+		}
+		p += n + (comma ? 1 : 0);
+	}
+	const char *result = error ? "ERROR" : failed ? "FAILURE" : passed ? "SUCCESS" : skipped ? "SKIP" : "ERROR";
+	printf("%u passed, %u failed, %u skipped\n", passed, failed, skipped);
+	printf("Test result: %s\n", result);
+	return failed || error ? SHUTDOWN_crash : SHUTDOWN_poweroff;
+}

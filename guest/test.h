@@ -1,0 +1,37 @@
+/*
+ * The in-guest test library (in the style of XTF and kvm-unit-tests).  A test is a function
+ * registered with TEST(); the command line picks tests with test=NAME[,NAME...].  Every
+ * check prints one line, and the run ends with one result line the grader reads:
+ *
+ *   TEST cpuid                      a test starts
+ *   PASS: signature                 a check held
+ *   FAIL: signature: got 0, want 1  a check failed, and why
+ *   SKIP: ...: why                  a check could not run here
+ *   Test result: SUCCESS            (or FAILURE / SKIP / ERROR), always last
+ */
+#ifndef PVLAB_GUEST_TEST_H
+#define PVLAB_GUEST_TEST_H
+
+#include "guest/kernel.h"
+
+struct test {
+	const char *name;
+	void (*fn)(void);
+	const char *summary;
+};
+
+#define TEST(fn, name, summary)                                                       \
+	static void fn(void);                                                         \
+	static const struct test __test_##fn __attribute__((used, section(".tests"), \
+							    aligned(8))) = { name, fn, summary }; \
+	static void fn(void)
+
+/* Report one check.  Returns ok so a test can stop early on a failure it cannot survive. */
+bool check(bool ok, const char *what, ...) PRINTF(2, 3);
+/* Report a check of got == want, printing both on failure. */
+bool check_eq(long got, long want, const char *what);
+void skip(const char *what, const char *why);
+/* The value of option `key` on our command line (e.g. "peer"), or NULL. */
+const char *test_option(const char *key);
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * The hypervisor proper: domains, the scheduler, exit handling and hypercalls.  Everything
+ * here is vendor-neutral; it drives the CPU only through struct vcpu_ops (hv/vcpu.h).
+ */
+#ifndef PVLAB_HV_H
+#define PVLAB_HV_H
+
+#include "kern/kernel.h"
+#include "hv/vcpu.h"
+#include "public/xen.h"
+
+#define MAX_DOMAINS 8
+#define GUEST_MEM_MIN (2UL << 20)
+#define GUEST_MEM_MAX (64UL << 20)
+#define GUEST_MEM_DEFAULT (8UL << 20)
+#define CONSOLE_LINE 160
+
+enum dom_state { DOM_FREE, DOM_RUNNING, DOM_DYING, DOM_DEAD };
+
+struct domain {
+	domid_t id;
+	enum dom_state state;
+	bool privileged;		/* dom0 */
+	struct vcpu vcpu;		/* one vCPU per domain for now */
+	u64 nr_pages;			/* pseudo-physical frames 0 .. nr_pages-1 */
+	u64 virt_base;			/* guest virtual address of pfn 0 */
+	mfn_t start_info_mfn, shared_info_mfn;
+	char cmdline[MAX_GUEST_CMDLINE];
+	/* How it ended */
+	int shutdown_reason;		/* SHUTDOWN_*, valid once DYING or DEAD */
+	char crash_why[96];		/* set when crashed by the hypervisor */
+	/* Console: a line buffer so each line is printed whole with its "(dN) " prefix */
+	char con[CONSOLE_LINE];
+	unsigned con_len;
+	bool lab_warned[16];		/* "lab N: ... not implemented" printed once per domain */
+};
+
+extern struct domain domains[MAX_DOMAINS];
+extern struct vcpu *current;
+
+/* domain.c: building and tearing down domains */
+struct domain *domain_build(const char *spec, const void *elf, size_t elf_len, bool privileged);
+void domain_shutdown(struct domain *d, int reason);
+void domain_crash(struct domain *d, const char *fmt, ...) PRINTF(2, 3);
+void domain_destroy(struct domain *d);
+struct domain *domain_by_id(domid_t id);	/* NULL unless it exists and is running */
+
+/* sched.c */
+NORETURN void sched_run(void);
+void vcpu_block(struct vcpu *v);
+void vcpu_wake(struct vcpu *v);
+void sched_yield(void);
+long do_sched_op(struct vcpu *v, u64 cmd, u64 arg);
+extern unsigned sched_slice_ms;
+
+/* exit.c */
+void handle_exit(struct vcpu *v, struct vm_exit *e);
+void inject_exception(struct vcpu *v, u8 vector, u32 err);
+void guest_dump(struct vcpu *v);
+
+/* cpuid.c (lab 0) */
+struct cpuid_regs {
+	u32 eax, ebx, ecx, edx;
+};
+void cpuid_filter(u32 leaf, u32 subleaf, struct cpuid_regs *r);
+#define PVLAB_CPUID_BASE 0x40000000
+#define PVLAB_CPUID_SIGNATURE "PvLabPvLabHV"	/* EBX, ECX, EDX of leaf 0x40000000 */
+
+/* guestmem.c (lab 1): the only way the hypervisor touches guest virtual memory */
+int guest_walk(struct vcpu *v, u64 va, bool write, paddr_t *ma);
+/* 0 if the guest could access all of [va, va + n) (for writing if `write`), else -XEN_EFAULT */
+long guest_access_ok(struct vcpu *v, u64 va, size_t n, bool write);
+long copy_from_guest(struct vcpu *v, void *dst, u64 src, size_t n);
+long copy_to_guest(struct vcpu *v, u64 dst, const void *src, size_t n);
+
+/* hypercall.c (lab 1) */
+typedef long (*hypercall_fn)(struct vcpu *v, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5);
+void hypercall_entry(struct vcpu *v, struct vm_exit *e);
+long hypercall_call(struct vcpu *v, u64 nr, const u64 args[5]);
+long do_multicall(struct vcpu *v, u64 calls, u64 nr_calls, u64, u64, u64);
+long do_xen_version(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);
+long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);
+
+/* console.c */
+void guest_console_putc(struct domain *d, char c);
+void guest_console_flush(struct domain *d);
+long do_console_io(struct vcpu *v, u64 cmd, u64 count, u64 buffer, u64, u64);
+
+/* Print "lab N: <what> not implemented" once per domain, so a stub is easy to spot. */
+void lab_stub_warn(struct vcpu *v, int lab, const char *what);
+
+#endif

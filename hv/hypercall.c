@@ -1,0 +1,127 @@
+/*
+ * Hypercalls: the guest's system calls into the hypervisor.
+ *
+ * A PV guest calls hypercall N through slot N of its hypercall page, which executes
+ * VMMCALL/VMCALL with the number in RAX and the arguments in RDI, RSI, RDX, R10, R8
+ * (include/public/xen.h).  The instruction exits to the hypervisor; hypercall_entry() reads
+ * the registers, runs the handler from the table below and puts the result in RAX.
+ */
+#include "hv/hv.h"
+
+
+
+static long do_sched_op_hc(struct vcpu *v, u64 cmd, u64 arg, u64 a3 UNUSED, u64 a4 UNUSED, u64 a5 UNUSED)
+{
+	return do_sched_op(v, cmd, arg);
+}
+
+static const hypercall_fn hypercall_table[NR_HYPERCALLS] = {
+	[__HYPERVISOR_console_io] = do_console_io,
+	[__HYPERVISOR_sched_op] = do_sched_op_hc,
+	[__HYPERVISOR_xen_version] = do_xen_version,
+	[__HYPERVISOR_multicall] = do_multicall,
+	[__HYPERVISOR_pvlab_debug_op] = do_debug_op,
+};
+
+/* Run hypercall nr with args for v; -XEN_ENOSYS if there is no such hypercall. */
+long hypercall_call(struct vcpu *v, u64 nr, const u64 args[5])
+{
+	if (nr >= NR_HYPERCALLS || !hypercall_table[nr])
+		return -XEN_ENOSYS;
+	return hypercall_table[nr](v, args[0], args[1], args[2], args[3], args[4]);
+}
+
+/* The VM exit of a hypercall instruction: dispatch it and return to the guest after it. */
+void hypercall_entry(struct vcpu *v, struct vm_exit *e)
+{
+#if SOLUTION(1)
+	struct cpu_regs *r = &v->regs;
+	/* Step over VMMCALL/VMCALL first: a handler that blocks or yields must resume the
+	 * guest after the instruction, not on it. */
+	r->rip += e->insn_len;
+	/* Only the guest kernel may call the hypervisor; its user programs must ask their
+	 * kernel (Xen XSA-76). */
+	if (vcpu_ops->get_cpl(v) != 0) {
+		r->rax = (u64)-XEN_EPERM;
+		return;
+	}
+	const u64 args[5] = { r->rdi, r->rsi, r->rdx, r->r10, r->r8 };
+	r->rax = (u64)hypercall_call(v, r->rax, args);
+#else // SOLUTION(1)
+	/* Lab 1: read the hypercall number and arguments from v->regs by the calling
+	 * convention, refuse callers outside ring 0, dispatch with hypercall_call(), put the
+	 * result in RAX and step RIP over the instruction (e->insn_len bytes). */
+	lab_stub_warn(v, 1, "hypercall_entry");
+	v->regs.rax = (u64)-XEN_ENOSYS;
+	v->regs.rip += e->insn_len;
+#endif // SOLUTION(1)
+}
+
+/* multicall(calls, nr_calls): see include/public/xen.h. */
+long do_multicall(struct vcpu *v, u64 calls, u64 nr_calls, u64 a3 UNUSED, u64 a4 UNUSED, u64 a5 UNUSED)
+{
+#if SOLUTION(1)
+	if (nr_calls > MULTICALL_MAX)
+		return -XEN_EINVAL;
+	for (u64 i = 0; i < nr_calls; i++) {
+		struct multicall_entry mc;
+		u64 where = calls + i * sizeof(mc);
+		if (copy_from_guest(v, &mc, where, sizeof(mc)) < 0)
+			return -XEN_EFAULT;
+		/* A nested multicall could recurse without bound on the hypervisor stack. */
+		if (mc.op == __HYPERVISOR_multicall)
+			mc.result = (u64)-XEN_EINVAL;
+		else
+			mc.result = (u64)hypercall_call(v, mc.op, mc.args);
+		if (copy_to_guest(v, where + __builtin_offsetof(struct multicall_entry, result),
+				  &mc.result, sizeof(mc.result)) < 0)
+			return -XEN_EFAULT;
+		/* An entry that shut the domain down ends the batch. */
+		if (v->dom->state != DOM_RUNNING)
+			break;
+	}
+	return 0;
+#else // SOLUTION(1)
+	/* Lab 1: for each of nr_calls entries (at most MULTICALL_MAX): copy it in, refuse a
+	 * nested multicall with -XEN_EINVAL, run it with hypercall_call() and copy its result
+	 * back; stop with -XEN_EFAULT on an entry that cannot be read or written. */
+	(void)calls, (void)nr_calls;
+	lab_stub_warn(v, 1, "do_multicall");
+	return -XEN_ENOSYS;
+#endif // SOLUTION(1)
+}
+
+long do_xen_version(struct vcpu *v, u64 cmd, u64 arg, u64 a3 UNUSED, u64 a4 UNUSED, u64 a5 UNUSED)
+{
+	static const char extra[sizeof(xen_extraversion_t)] = "-pvlab";
+	static const char caps[] = "xen-3.0-x86_64";
+	switch (cmd) {
+	case XENVER_version:
+		return (PVLAB_VERSION_MAJOR << 16) | PVLAB_VERSION_MINOR;
+	case XENVER_extraversion:
+		return copy_to_guest(v, arg, extra, sizeof(extra));
+	case XENVER_capabilities:
+		return copy_to_guest(v, arg, caps, sizeof(caps));
+	default:
+		return -XEN_ENOSYS;
+	}
+}
+
+long do_debug_op(struct vcpu *v, u64 cmd, u64 arg UNUSED, u64 a3 UNUSED, u64 a4 UNUSED, u64 a5 UNUSED)
+{
+	switch (cmd) {
+	case PVLAB_DEBUG_exit_count:
+		return (long)v->exits;
+	default:
+		return -XEN_ENOSYS;
+	}
+}
+
+void lab_stub_warn(struct vcpu *v, int lab, const char *what)
+{
+	struct domain *d = v->dom;
+	if (lab < 0 || lab >= (int)ARRAY_SIZE(d->lab_warned) || d->lab_warned[lab])
+		return;
+	d->lab_warned[lab] = true;
+	printf("pvlab: lab %d: %s not implemented (d%u)\n", lab, what, d->id);
+}

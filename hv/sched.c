@@ -1,0 +1,158 @@
+/*
+ * The scheduler: round robin over runnable vCPUs on one physical CPU, preempted by the host
+ * LAPIC timer every millisecond and switched every sched_slice_ms.  A vCPU that executes HLT
+ * or SCHEDOP_block sleeps until something can wake it; when every domain is asleep and
+ * nothing can wake any of them, the run is over and we say so instead of hanging.
+ */
+#include "hv/hv.h"
+
+struct vcpu *current;
+unsigned sched_slice_ms = 5;
+static volatile bool need_resched;
+static volatile unsigned slice_used;
+static volatile u64 ticks;
+
+const char *shutdown_reason_name(int reason);
+
+/* Host timer interrupt (1 kHz): account the running slice. */
+void hv_timer_tick(void)
+{
+	ticks++;
+	if (++slice_used >= sched_slice_ms)
+		need_resched = true;
+}
+
+/* Could anything wake v while it sleeps?  (Lab 3 adds its one-shot timer, lab 4 events.) */
+static bool can_wake(struct vcpu *v)
+{
+	return v->timer_deadline != 0;
+}
+
+void vcpu_block(struct vcpu *v)
+{
+	v->state = VCPU_BLOCKED;
+}
+
+void vcpu_wake(struct vcpu *v)
+{
+	if (v->state == VCPU_BLOCKED)
+		v->state = VCPU_RUNNABLE;
+}
+
+void sched_yield(void)
+{
+	need_resched = true;
+}
+
+long do_sched_op(struct vcpu *v, u64 cmd, u64 arg)
+{
+	struct sched_shutdown s;
+	switch (cmd) {
+	case SCHEDOP_yield:
+		sched_yield();
+		return 0;
+	case SCHEDOP_block:
+		vcpu_block(v);
+		return 0;
+	case SCHEDOP_shutdown:
+		if (copy_from_guest(v, &s, arg, sizeof(s)) < 0)
+			return -XEN_EFAULT;
+		if (s.reason > SHUTDOWN_MAX)
+			return -XEN_EINVAL;
+		domain_shutdown(v->dom, (int)s.reason);
+		return 0;
+	default:
+		return -XEN_ENOSYS;
+	}
+}
+
+/* Print how each domain ended and leave: success only if all powered off. */
+static NORETURN void finish(const char *why)
+{
+	bool ok = true;
+	printf("pvlab: %s\n", why);
+	for (int i = 0; i < MAX_DOMAINS; i++) {
+		struct domain *d = &domains[i];
+		if (d->state == DOM_FREE)
+			continue;
+		guest_console_flush(d);
+		if (d->state == DOM_RUNNING) {
+			printf("pvlab: d%u: still running (%s)\n", d->id,
+			       d->vcpu.state == VCPU_BLOCKED ? "blocked" : "runnable");
+			ok = false;
+		} else if (d->shutdown_reason == SHUTDOWN_crash && d->crash_why[0]) {
+			printf("pvlab: d%u: crashed (%s)\n", d->id, d->crash_why);
+			ok = false;
+		} else {
+			printf("pvlab: d%u: %s\n", d->id, shutdown_reason_name(d->shutdown_reason));
+			ok = ok && d->shutdown_reason == SHUTDOWN_poweroff;
+		}
+	}
+	machine_exit(ok ? EXIT_SUCCESS : EXIT_FAILURE);
+}
+
+/* Tear down domains that ended; end the run when none is left or dom0 crashed. */
+static void reap(void)
+{
+	bool live = false;
+	for (int i = 0; i < MAX_DOMAINS; i++) {
+		struct domain *d = &domains[i];
+		if (d->state == DOM_DYING) {
+			if (d->privileged && d->shutdown_reason == SHUTDOWN_crash)
+				finish("dom0 crashed: ending the run");
+			domain_destroy(d);
+		}
+		live |= d->state == DOM_RUNNING;
+	}
+	if (!live)
+		finish("all domains have shut down");
+}
+
+/* The next runnable vCPU after the one at index *last, round robin. */
+static struct vcpu *pick_next(int *last)
+{
+	for (int k = 1; k <= MAX_DOMAINS; k++) {
+		int i = (*last + k) % MAX_DOMAINS;
+		struct vcpu *v = &domains[i].vcpu;
+		if (domains[i].state == DOM_RUNNING && v->state == VCPU_RUNNABLE) {
+			*last = i;
+			return v;
+		}
+	}
+	return NULL;
+}
+
+/* Nothing to run: wait for an interrupt, or stop if nothing could ever wake anyone. */
+static void idle(void)
+{
+	for (int i = 0; i < MAX_DOMAINS; i++)
+		if (domains[i].state == DOM_RUNNING && can_wake(&domains[i].vcpu)) {
+			sti_hlt();
+			cli();
+			return;
+		}
+	finish("every domain is blocked and nothing can wake them");
+}
+
+void sched_run(void)
+{
+	int last = MAX_DOMAINS - 1;
+	lapic_timer_start(1000);
+	for (;;) {
+		reap();
+		struct vcpu *v = pick_next(&last);
+		if (!v) {
+			idle();
+			continue;
+		}
+		current = v;
+		need_resched = false;
+		slice_used = 0;
+		while (v->state == VCPU_RUNNABLE && v->dom->state == DOM_RUNNING && !need_resched) {
+			struct vm_exit e;
+			vcpu_ops->run(v, &e);
+			handle_exit(v, &e);
+		}
+		current = NULL;
+	}
+}
