@@ -14,7 +14,7 @@ void frames_init(struct frame *table, u64 nframes)
 	nr_free = 0;
 	free_head = NO_NEXT;
 	for (u64 i = 0; i < nframes; i++)
-		ftab[i] = (struct frame){ .owner = OWNER_XEN, .next = NO_NEXT };
+		ftab[i] = (struct frame){ .owner = OWNER_NONE, .next = NO_NEXT };
 }
 
 void frames_add_free(u64 base, u64 len)
@@ -22,7 +22,7 @@ void frames_add_free(u64 base, u64 len)
 	u64 first = (base + 4095) >> 12, end = (base + len) >> 12;
 	/* Add from the top down so the lowest frames come out of the LIFO list first. */
 	for (u64 m = MIN(end, nr_frames); m-- > first;) {
-		if (ftab[m].owner == OWNER_FREE)
+		if (ftab[m].owner != OWNER_NONE)
 			continue;
 		ftab[m] = (struct frame){ .owner = OWNER_FREE, .next = free_head };
 		free_head = (u32)m;
@@ -44,7 +44,7 @@ mfn_t frame_alloc(u16 owner)
 int frame_free(mfn_t mfn)
 {
 	struct frame *f = frame_of(mfn);
-	if (!f || f->owner == OWNER_FREE || f->count || f->type_count)
+	if (!f || f->owner == OWNER_FREE || f->owner == OWNER_NONE || f->count || f->type_count)
 		return -1;
 	*f = (struct frame){ .owner = OWNER_FREE, .next = free_head };
 	free_head = (u32)mfn;

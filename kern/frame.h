@@ -11,6 +11,7 @@
 
 #define INVALID_MFN (~0ULL)
 #define OWNER_FREE 0xffff	/* on the free list */
+#define OWNER_NONE 0xfffe	/* not usable RAM (or not added yet) */
 #define OWNER_XEN 0x7ff2	/* the hypervisor's own (== DOMID_XEN) */
 
 /* Frame types (lab 2).  A frame has one type at a time, changed only when type_count is 0. */
@@ -36,9 +37,10 @@ STATIC_ASSERT(sizeof(struct frame) == 16);
 #define FRAME_PINNED BIT(0)	/* pinned by its owner (lab 2) */
 #define FRAME_VALIDATED BIT(1)	/* its entries were checked for the current type (lab 2) */
 
-/* Set up the table over `nframes` frames, all unusable until frames_add_free() adds them. */
+/* Set up the table over `nframes` frames, all OWNER_NONE until frames_add_free() adds them. */
 void frames_init(struct frame *table, u64 nframes);
-/* Add the frames of [base, base + len) (rounded inwards to whole frames) to the free list. */
+/* Add the frames of [base, base + len) (rounded inwards to whole frames) to the free list;
+ * frames already added (free or allocated) are left alone. */
 void frames_add_free(u64 base, u64 len);
 /* Take a free frame for `owner`; INVALID_MFN when none is left. */
 mfn_t frame_alloc(u16 owner);
