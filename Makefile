@@ -138,3 +138,7 @@ help:
 	@echo "  make clean"
 	@echo "Variables: ARGS=\"<hv opts> -- <dom0 args> -- <domU args>\"  V=1  STRIP=N  KVM=0|1"
 .PHONY: test grade host-tests clean help
+
+bench: $(HV) deps-qemu
+	@$(PYTHON) tools/bench.py
+.PHONY: bench

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""make bench: boot benchmark guests and print measured costs as ratios (never asserted).
+
+Each in-guest benchmark prints "BENCH <name> <cycles per op>"; the hypervisor's banner gives
+the TSC rate, so cycles turn into microseconds and operations per second."""
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KERNEL = os.path.join(ROOT, "obj", "hv.elf")
+
+
+def run(append):
+    """Boot once; return (lines, seconds until the first guest line, total seconds)."""
+    start = time.monotonic()
+    first = None
+    lines = []
+    p = subprocess.Popen([os.path.join(ROOT, "tools", "qemu"), KERNEL, append],
+                         stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                         errors="replace", start_new_session=True)
+    try:
+        for line in p.stdout:
+            line = line.rstrip("\r\n")
+            if first is None and line.startswith("(d0) "):
+                first = time.monotonic() - start
+            lines.append(line)
+        p.wait(timeout=120)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, 9)
+    return lines, first, time.monotonic() - start
+
+
+def results(lines):
+    """Map benchmark name -> cycles per op, and the TSC rate in MHz."""
+    mhz = None
+    bench = {}
+    for line in lines:
+        m = re.search(r"TSC (\d+\.\d+) MHz", line)
+        if m:
+            mhz = float(m.group(1))
+        m = re.match(r"\(d\d+\) BENCH (\S+) (\d+)$", line)
+        if m:
+            bench[m.group(1)] = int(m.group(2))
+    return bench, mhz
+
+
+def row(name, cycles, mhz, base=None, base_name=""):
+    """One table line: cycles, microseconds, operations per second, ratio to base."""
+    us = cycles / mhz
+    ratio = f"{cycles / base:6.2f}x {base_name}" if base else ""
+    print(f"  {name:<22} {cycles:>9} cycles {us:9.2f} us {1e6 / us:>11,.0f}/s  {ratio}")
+
+
+def main():
+    if not os.path.exists(KERNEL):
+        sys.exit("bench: no obj/hv.elf: run make first")
+    lines, first, total = run("-- test=bench-hypercall")
+    bench, mhz = results(lines)
+    if not mhz or "null-hypercall" not in bench:
+        print("\n".join(lines[-20:]))
+        sys.exit("bench: the benchmark guest did not report (is lab 1 done?)")
+    print(f"pvlab benchmarks (one run; TSC {mhz:.0f} MHz; ratios are what to compare)")
+    print(f"  boot: QEMU start -> first guest line {first:.3f} s, whole run {total:.3f} s")
+    print("lab 1: hypercalls")
+    bare = bench["bare-exit"]
+    row("bare exit (VMMCALL)", bare, mhz)
+    row("null hypercall", bench["null-hypercall"], mhz, bare, "of a bare exit")
+    row("multicall, per entry", bench["multicall-entry"], mhz, bench["null-hypercall"],
+        "of a single hypercall")
+
+
+if __name__ == "__main__":
+    main()
