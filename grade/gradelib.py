@@ -1,0 +1,604 @@
+"""gradelib: run pvlab tests in QEMU and judge their serial output.
+
+The pieces, in the order grade.py uses them:
+
+  load_manifest / load_hidden / select_tests   which tests exist and which to run
+  run_qemu                                     boot one test, capture its serial output
+  evaluate                                     OK / FAIL / CRASH / TIMEOUT, and why
+  failure_report / gradescope_results          tell a student or Gradescope
+
+Standard library only, Python 3.8+.  The output protocol is in docs/ARCHITECTURE.md and
+docs/KIT.md.
+"""
+import fnmatch
+import json
+import os
+import re
+import selectors
+import shlex
+import signal
+import subprocess
+import threading
+import time
+
+EXIT_STATUS = {"success": 3, "failure": 5, "panic": 7, "config": 9}
+RESULT_WORDS = ("SUCCESS", "FAILURE", "SKIP", "ERROR")
+DEFAULT_TIMEOUT = 30.0
+OUTPUT_LIMIT = 8 << 20          # bytes of serial output before a run is killed
+TAIL_LINES = 15
+
+EXIT_RE = re.compile(r"^pvlab: exit (\w+)\s*$")
+RESULT_RE = re.compile(r"^\(d(\d+)\) Test result: (\w+)\s*$")
+STUB_RE = re.compile(r"\blab \d+: .*not implemented", re.IGNORECASE)
+TEST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+DOMAIN_RE = re.compile(r"^d\d+$")
+
+TEST_KEYS = {"name", "points", "domains", "hvopts", "expect", "reject", "status",
+             "results", "timeout"}
+LAB_KEYS = {"lab", "name", "handout", "files", "tests"}
+TOP_KEYS = {"labs", "instructor_only", "leak_allow"}
+
+
+class ManifestError(Exception):
+    """A manifest or hidden-test file is unreadable or breaks the schema (one line each)."""
+
+    def __init__(self, errors):
+        self.errors = errors if isinstance(errors, list) else [errors]
+        super().__init__("; ".join(self.errors))
+
+
+# ---------------------------------------------------------------------------------------
+# The manifest.
+
+class Test:
+    """One graded run: a boot command line, what its output must show, and its points."""
+
+    def __init__(self, lab, spec, hidden=False):
+        self.lab = lab
+        self.name = spec["name"]
+        self.points = spec["points"]
+        self.domains = list(spec["domains"])
+        self.hvopts = spec.get("hvopts", "")
+        self.expect = list(spec.get("expect", []))
+        self.reject = list(spec.get("reject", []))
+        status = spec.get("status", "success")
+        self.status = [status] if isinstance(status, str) else list(status)
+        default = {"d%d" % i: "SUCCESS" for i in range(len(self.domains))}
+        self.results = dict(spec.get("results", default))
+        self.timeout = float(spec.get("timeout", DEFAULT_TIMEOUT))
+        self.hidden = hidden
+
+    @property
+    def id(self):
+        """The name students see: lab0/cpuid-signature."""
+        return "lab%d/%s" % (self.lab, self.name)
+
+    @property
+    def log_name(self):
+        """The log file's name under obj/grade/."""
+        return "lab%d-%s.log" % (self.lab, self.name)
+
+    def append(self):
+        """The boot command line: '<hvopts> -- <dom0 args> -- <dom1 args> ...'."""
+        parts = [self.hvopts] if self.hvopts else []
+        parts += ["-- " + d if d else "--" for d in self.domains]
+        return " ".join(parts)
+
+
+def json_line(text, needle):
+    """The 1-based line of the first occurrence of needle in text (1 if absent)."""
+    at = text.find(needle)
+    return text.count("\n", 0, at) + 1 if at >= 0 else 1
+
+
+def _lab_line(text, n):
+    """The 1-based line of '"lab": n' in the manifest text (1 if absent)."""
+    m = re.search(r'"lab"\s*:\s*%s\b' % re.escape(str(n)), text)
+    return text.count("\n", 0, m.start()) + 1 if m else 1
+
+
+def read_json(path):
+    """Parse a JSON file; ManifestError with path:line on a syntax error."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise ManifestError("%s: cannot read: %s" % (path, e.strerror))
+    try:
+        return json.loads(text), text
+    except ValueError as e:
+        line = getattr(e, "lineno", 1)
+        raise ManifestError("%s:%d: not valid JSON: %s" % (path, line, getattr(e, "msg", e)))
+
+
+def _is_number(v):
+    """True for an int or float that is not a bool."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _str_list(v):
+    """True if v is a list of strings."""
+    return isinstance(v, list) and all(isinstance(s, str) for s in v)
+
+
+def check_test(spec, where):
+    """Schema errors of one test spec (a list of one-line messages prefixed by where)."""
+    if not isinstance(spec, dict):
+        return ["%s: a test must be an object" % where]
+    errs = []
+    name = spec.get("name")
+    if not isinstance(name, str) or not TEST_NAME_RE.match(name):
+        errs.append("%s: test name %r must be letters, digits, '-', '_' or '.'" % (where, name))
+    where = "%s: test %s" % (where, name)
+    for key in sorted(set(spec) - TEST_KEYS):
+        if not key.startswith("_"):
+            errs.append("%s: unknown key %r (known: %s)" % (where, key, ", ".join(sorted(TEST_KEYS))))
+    if not _is_number(spec.get("points")) or spec["points"] < 0:
+        errs.append("%s: 'points' must be a number >= 0" % where)
+    domains = spec.get("domains")
+    if not _str_list(domains) or not domains:
+        errs.append("%s: 'domains' must be a non-empty list of strings (dom0 first)" % where)
+        domains = []
+    for d in domains:
+        if "--" in d.split():
+            errs.append("%s: domain args %r must not contain '--'" % (where, d))
+    if not isinstance(spec.get("hvopts", ""), str):
+        errs.append("%s: 'hvopts' must be a string" % where)
+    for key in ("expect", "reject"):
+        pats = spec.get(key, [])
+        if not _str_list(pats):
+            errs.append("%s: '%s' must be a list of regular expressions" % (where, key))
+            continue
+        for p in pats:
+            try:
+                re.compile(p)
+            except re.error as e:
+                errs.append("%s: bad regular expression in '%s': %r: %s" % (where, key, p, e))
+    status = spec.get("status", "success")
+    words = [status] if isinstance(status, str) else status
+    if not _str_list(words) or not words or any(w not in EXIT_STATUS for w in words):
+        errs.append("%s: 'status' must be one of %s, or a list of them"
+                    % (where, "|".join(EXIT_STATUS)))
+    results = spec.get("results", {})
+    if not isinstance(results, dict):
+        errs.append("%s: 'results' must be an object like {\"d0\": \"SUCCESS\"}" % where)
+        results = {}
+    for dom, word in results.items():
+        if not DOMAIN_RE.match(dom) or int(dom[1:]) >= max(len(domains), 1):
+            errs.append("%s: 'results' names %r, but the test boots d0..d%d"
+                        % (where, dom, len(domains) - 1))
+        if word not in RESULT_WORDS:
+            errs.append("%s: 'results' of %s must be one of %s" % (where, dom, "|".join(RESULT_WORDS)))
+    timeout = spec.get("timeout", DEFAULT_TIMEOUT)
+    if not _is_number(timeout) or timeout <= 0:
+        errs.append("%s: 'timeout' must be a number of seconds > 0" % where)
+    return errs
+
+
+def _check_lab(lab, where):
+    """Schema errors of one lab entry of the manifest."""
+    if not isinstance(lab, dict):
+        return ["%s: a lab must be an object" % where]
+    errs = ["%s: unknown key %r (known: %s)" % (where, k, ", ".join(sorted(LAB_KEYS)))
+            for k in sorted(set(lab) - LAB_KEYS) if not k.startswith("_")]
+    n = lab.get("lab")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        errs.append("%s: 'lab' must be a number >= 0" % where)
+    if not isinstance(lab.get("name"), str):
+        errs.append("%s: 'name' must be a string" % where)
+    handout = lab.get("handout")
+    if not isinstance(handout, str) or not handout.startswith("handouts/"):
+        errs.append("%s: 'handout' must be a path under handouts/" % where)
+    if not _str_list(lab.get("files", [])):
+        errs.append("%s: 'files' must be a list of paths" % where)
+    tests = lab.get("tests")
+    if not isinstance(tests, list):
+        return errs + ["%s: 'tests' must be a list" % where]
+    for t in tests:
+        errs += check_test(t, where)
+    return errs
+
+
+def load_manifest(root):
+    """Read and validate ROOT/labs/manifest.json; returns {lab number: lab dict} plus the
+    top-level dict as key None.  Raises ManifestError listing every problem."""
+    path = os.path.join(root, "labs", "manifest.json")
+    data, text = read_json(path)
+    rel = "labs/manifest.json"
+    if not isinstance(data, dict) or not isinstance(data.get("labs"), list):
+        raise ManifestError("%s:1: the manifest must be an object with a 'labs' list" % rel)
+    errs = ["%s:1: unknown top-level key %r (known: %s)" % (rel, k, ", ".join(sorted(TOP_KEYS)))
+            for k in sorted(set(data) - TOP_KEYS) if not k.startswith("_")]
+    for key in ("instructor_only", "leak_allow"):
+        if not _str_list(data.get(key, [])):
+            errs.append("%s:%d: '%s' must be a list of strings" % (rel, json_line(text, key), key))
+    labs = {}
+    for i, lab in enumerate(data["labs"]):
+        n = lab.get("lab") if isinstance(lab, dict) else None
+        where = "%s:%d: lab %s" % (rel, _lab_line(text, n), n if n is not None else "#%d" % i)
+        lab_errs = _check_lab(lab, where)
+        errs += lab_errs
+        if lab_errs:
+            continue
+        if n in labs:
+            errs.append("%s: lab %d appears twice" % (where, n))
+        names = [t["name"] for t in lab["tests"]]
+        for dup in sorted({x for x in names if names.count(x) > 1}):
+            errs.append("%s: test %s appears twice" % (where, dup))
+        labs[n] = lab
+    if errs:
+        raise ManifestError(errs)
+    labs[None] = data
+    return labs
+
+
+def load_hidden(path, manifest):
+    """Read a hidden-test file ({"<lab>": [tests]}) into {lab: [Test]}; ManifestError on
+    any problem, including a lab the manifest lacks or a name clash with a public test."""
+    data, text = read_json(path)
+    if not isinstance(data, dict):
+        raise ManifestError("%s:1: hidden tests must be an object keyed by lab number" % path)
+    errs, hidden = [], {}
+    for key, specs in data.items():
+        if key.startswith("_"):
+            continue
+        where = "%s:%d: lab %s" % (path, json_line(text, '"%s"' % key), key)
+        if not key.isdigit() or int(key) not in manifest:
+            errs.append("%s: not a lab of labs/manifest.json" % where)
+            continue
+        if not isinstance(specs, list):
+            errs.append("%s: must be a list of tests" % where)
+            continue
+        lab = int(key)
+        public = {t["name"] for t in manifest[lab]["tests"]}
+        for spec in specs:
+            e = check_test(spec, where)
+            if not e and spec["name"] in public:
+                e = ["%s: hidden test %s has the name of a public test" % (where, spec["name"])]
+            errs += e
+            if not e:
+                hidden.setdefault(lab, []).append(Test(lab, spec, hidden=True))
+    if errs:
+        raise ManifestError(errs)
+    return hidden
+
+
+def released_lab(root):
+    """The lab number in ROOT/labs/released.json (a student release), or None."""
+    path = os.path.join(root, "labs", "released.json")
+    if not os.path.exists(path):
+        return None
+    data, _ = read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("lab"), int):
+        raise ManifestError("%s:1: must be {\"lab\": N}" % path)
+    return data["lab"]
+
+
+def all_tests(manifest, hidden=None):
+    """Every Test of the manifest, lab by lab, each lab's hidden tests after its public ones."""
+    tests = []
+    for n in sorted(k for k in manifest if k is not None):
+        tests += [Test(n, spec) for spec in manifest[n]["tests"]]
+        tests += (hidden or {}).get(n, [])
+    return tests
+
+
+def select_tests(tests, labs=None, patterns=None):
+    """The tests of the given labs (all if None) whose name or id matches a glob pattern."""
+    chosen = [t for t in tests if labs is None or t.lab in labs]
+    if patterns:
+        chosen = [t for t in chosen
+                  if any(fnmatch.fnmatchcase(t.name, p) or fnmatch.fnmatchcase(t.id, p)
+                         for p in patterns)]
+    return chosen
+
+
+# ---------------------------------------------------------------------------------------
+# Running QEMU.  Every QEMU runs in its own session (process group) so that a timeout or
+# Ctrl-C can kill it and anything it started, and none is ever left behind.
+
+_running = set()
+_running_lock = threading.Lock()
+_stopping = threading.Event()
+
+
+class Interrupted(Exception):
+    """Raised by run_qemu when kill_all() has been called: start nothing new."""
+
+
+class Run:
+    """What one QEMU run produced: output lines, exit status, time, and how it ended."""
+
+    def __init__(self, lines, status, elapsed, timed_out=False, error=None):
+        self.lines = lines
+        self.status = status        # QEMU's exit status; negative: killed by that signal
+        self.elapsed = elapsed
+        self.timed_out = timed_out
+        self.error = error          # why the run was cut short or never started, or None
+
+
+def _kill_group(proc):
+    """SIGKILL proc's whole process group; call only while proc is not yet reaped."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def kill_all():
+    """Kill every running QEMU and refuse to start new ones (for Ctrl-C); returns how many."""
+    _stopping.set()
+    with _running_lock:
+        procs = list(_running)
+    for proc in procs:
+        _kill_group(proc)
+    return len(procs)
+
+
+def _read_until_exit(proc, deadline):
+    """Read proc's stdout until EOF, the deadline or the output limit: (bytes, why_cut)."""
+    data = bytearray()
+    fd = proc.stdout.fileno()
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return data, "timeout"
+            if not sel.select(left):
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return data, None
+            data += chunk
+            if len(data) > OUTPUT_LIMIT:
+                return data, "more than %d MiB of output" % (OUTPUT_LIMIT >> 20)
+
+
+def run_qemu(cmd, timeout, cwd=None, env=None):
+    """Run cmd (tools/qemu ...) in a new session with a timeout, streaming its output;
+    returns a Run.  The process group is always dead when this returns."""
+    if _stopping.is_set():
+        raise Interrupted()
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    except OSError as e:
+        return Run([], None, 0.0, error="cannot run %s: %s" % (cmd[0], e.strerror))
+    with _running_lock:
+        _running.add(proc)
+    why = None
+    try:
+        data, why = _read_until_exit(proc, start + timeout)
+        if why is None:
+            try:    # EOF: QEMU is exiting; give it a moment past the deadline to do so
+                proc.wait(max(start + timeout - time.monotonic(), 1.0))
+            except subprocess.TimeoutExpired:
+                why = "timeout"
+    finally:
+        if proc.returncode is None:
+            _kill_group(proc)
+            proc.wait()
+        with _running_lock:
+            _running.discard(proc)
+        proc.stdout.close()
+    if _stopping.is_set():
+        raise Interrupted()
+    text = data.decode("utf-8", errors="replace").replace("\r", "")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return Run(lines, proc.returncode, time.monotonic() - start,
+               timed_out=why == "timeout", error=why if why != "timeout" else None)
+
+
+# ---------------------------------------------------------------------------------------
+# Judging a run.
+
+def exit_word(lines):
+    """The word of the last 'pvlab: exit <word>' line, or None."""
+    for line in reversed(lines):
+        m = EXIT_RE.match(line)
+        if m:
+            return m.group(1)
+    return None
+
+
+def domain_results(lines):
+    """{'d0': ['SUCCESS'], ...}: every 'Test result' word each domain printed, in order."""
+    results = {}
+    for line in lines:
+        m = RESULT_RE.match(line)
+        if m:
+            results.setdefault("d" + m.group(1), []).append(m.group(2))
+    return results
+
+
+def match_expect(patterns, lines):
+    """Problems with the expect patterns, which must match lines in this order."""
+    problems, at = [], 0
+    for pat in patterns:
+        rx = re.compile(pat)
+        hit = next((i for i in range(at, len(lines)) if rx.search(lines[i])), None)
+        if hit is not None:
+            at = hit + 1
+            continue
+        earlier = next((i for i in range(at) if rx.search(lines[i])), None)
+        if earlier is None:
+            problems.append("missing: no line matches /%s/" % pat)
+        else:
+            problems.append("out of order: /%s/ matched only line %d, before the previous "
+                            "expectation" % (pat, earlier + 1))
+    return problems
+
+
+def match_reject(patterns, lines):
+    """Problems with the reject patterns: each line that one of them matches."""
+    problems = []
+    for pat in patterns:
+        rx = re.compile(pat)
+        for i, line in enumerate(lines):
+            if rx.search(line):
+                problems.append("rejected: /%s/ matched line %d: %s" % (pat, i + 1, line))
+                break
+    return problems
+
+
+def _status_problems(test, run, word):
+    """Problems with how the run ended: the 'pvlab: exit' word and QEMU's status."""
+    want = " or ".join("%s (status %d)" % (w, EXIT_STATUS[w]) for w in test.status)
+    if run.timed_out:
+        return []
+    if word is None:
+        how = {1: "QEMU itself failed (status 1)", 0: "QEMU exited with status 0 (a reset?)"}
+        return ["exit: want %s, got no 'pvlab: exit' line; %s" % (
+            want, how.get(run.status, "QEMU exit status %s" % run.status))]
+    problems = []
+    if word not in test.status:
+        problems.append("exit: want %s, got %s (status %s)" % (want, word, run.status))
+    if EXIT_STATUS.get(word) != run.status:
+        problems.append("exit: 'pvlab: exit %s' but QEMU exit status %s (want %s)"
+                        % (word, run.status, EXIT_STATUS.get(word, "?")))
+    return problems
+
+
+def _result_problems(test, results):
+    """Problems with the per-domain 'Test result' lines, and the domains that printed none."""
+    problems, missing = [], []
+    for dom in sorted(test.results, key=lambda d: int(d[1:])):
+        want, got = test.results[dom], results.get(dom, [])
+        if not got:
+            missing.append(dom)
+            problems.append("%s: no 'Test result' line (want %s): the domain crashed or hung"
+                            % (dom, want))
+        elif len(got) > 1:
+            problems.append("%s: %d 'Test result' lines, want exactly one" % (dom, len(got)))
+        elif got[0] != want:
+            problems.append("%s: Test result: %s, want %s" % (dom, got[0], want))
+    return problems, missing
+
+
+def evaluate(test, run):
+    """Judge a Run against a Test: (verdict, problems), verdict one of OK, FAIL, CRASH,
+    TIMEOUT.  CRASH: a required domain never printed its result line, the hypervisor
+    panicked unexpectedly, or no 'pvlab: exit' line came."""
+    lines = run.lines
+    problems = ["error: " + run.error] if run.error else []
+    if run.timed_out:
+        problems.append("timeout: no exit within %.1fs: killed" % run.elapsed)
+    word = exit_word(lines)
+    result_problems, missing = _result_problems(test, domain_results(lines))
+    problems += result_problems
+    problems += _status_problems(test, run, word)
+    problems += match_expect(test.expect, lines)
+    problems += match_reject(test.reject, lines)
+    if run.timed_out:
+        verdict = "TIMEOUT"
+    elif missing or word is None or (word == "panic" and "panic" not in test.status):
+        verdict = "CRASH"
+    else:
+        verdict = "FAIL" if problems else "OK"
+    return verdict, problems
+
+
+def run_test(test, root, kernel, scale=1.0, logdir=None):
+    """Boot one test through ROOT/tools/qemu, judge it and write its log (by default
+    ROOT/obj/grade/labN-name.log); returns an Outcome.  Raises Interrupted after kill_all()."""
+    cmd = [os.path.join(root, "tools", "qemu"), kernel, test.append()]
+    run = run_qemu(cmd, test.timeout * scale, cwd=root)
+    verdict, problems = evaluate(test, run)
+    log = os.path.join(logdir or os.path.join(root, "obj", "grade"), test.log_name)
+    write_log(log, test, cmd, run, verdict, problems)
+    return Outcome(test, verdict, problems, run, log)
+
+
+# ---------------------------------------------------------------------------------------
+# Reporting.
+
+class Outcome:
+    """A finished test: its verdict, the problems found, the run and the log's path."""
+
+    def __init__(self, test, verdict, problems, run, log):
+        self.test = test
+        self.verdict = verdict
+        self.problems = problems
+        self.run = run
+        self.log = log
+
+    @property
+    def ok(self):
+        """True if the test earned its points."""
+        return self.verdict == "OK"
+
+    @property
+    def score(self):
+        """Points earned: all or nothing."""
+        return self.test.points if self.ok else 0
+
+    def headline(self):
+        """'lab0/cpuid-signature: OK (0.4s)'."""
+        return "%s: %s (%.1fs)" % (self.test.id, self.verdict, self.run.elapsed)
+
+
+def write_log(path, test, cmd, run, verdict, problems):
+    """Write a run's full output with a header and a footer naming the verdict."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("# %s: %s\n" % (test.id, " ".join(shlex.quote(c) for c in cmd)))
+        for line in run.lines:
+            f.write(line + "\n")
+        f.write("# QEMU exit status %s after %.1fs: %s\n" % (run.status, run.elapsed, verdict))
+        for p in problems:
+            f.write("#   %s\n" % p)
+
+
+def rerun_commands(test, root_arg=""):
+    """The make commands that reproduce a test by hand (root_arg: '-C DIR ' or '')."""
+    args = "ARGS=" + shlex.quote(test.append())
+    return ["make %sqemu-nox %s" % (root_arg, args),
+            "make %sqemu-gdb %s   (then 'make %sgdb' in another terminal)" % (root_arg, args, root_arg)]
+
+
+def failure_report(outcome, root_arg="", log_shown=None):
+    """The lines printed under a failed test: not-implemented stubs, problems, the output's
+    tail, the log and the commands to reproduce the run."""
+    out = []
+    stubs = [l for l in outcome.run.lines if STUB_RE.search(l)]
+    for line in stubs[:5]:
+        out.append(">>> " + line)
+    out += outcome.problems
+    tail = outcome.run.lines[-TAIL_LINES:]
+    if tail:
+        out.append("last %d lines of output:" % len(tail))
+        out += ["  | " + l for l in tail]
+    else:
+        out.append("no output at all")
+    out.append("log: " + (log_shown or outcome.log))
+    out += ["rerun: " + c for c in rerun_commands(outcome.test, root_arg)]
+    return out
+
+
+def gradescope_results(outcomes, elapsed):
+    """The Gradescope autograder results.json dict for these outcomes (their documented
+    format: score, execution_time, tests[] with name/score/max_score/status/output)."""
+    tests = []
+    for o in outcomes:
+        body = "OK" if o.ok else "\n".join(failure_report(o, log_shown=o.test.log_name))
+        tests.append({
+            "name": o.test.id,
+            "score": float(o.score),
+            "max_score": float(o.test.points),
+            "status": "passed" if o.ok else "failed",
+            "output": "%s\n%s" % (o.headline(), body),
+            "visibility": "after_due_date" if o.test.hidden else "visible",
+            "extra_data": {"verdict": o.verdict, "execution_time": round(o.run.elapsed, 2)},
+        })
+    return {
+        "score": float(sum(o.score for o in outcomes)),
+        "execution_time": int(round(elapsed)),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
