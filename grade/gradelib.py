@@ -585,13 +585,13 @@ def gradescope_results(outcomes, elapsed):
     format: score, execution_time, tests[] with name/score/max_score/status/output)."""
     tests = []
     for o in outcomes:
-        body = "OK" if o.ok else "\n".join(failure_report(o, log_shown=o.test.log_name))
+        body = "" if o.ok else "\n" + "\n".join(failure_report(o, log_shown=o.test.log_name))
         tests.append({
             "name": o.test.id,
             "score": float(o.score),
             "max_score": float(o.test.points),
             "status": "passed" if o.ok else "failed",
-            "output": "%s\n%s" % (o.headline(), body),
+            "output": o.headline() + body,
             "visibility": "after_due_date" if o.test.hidden else "visible",
             "extra_data": {"verdict": o.verdict, "execution_time": round(o.run.elapsed, 2)},
         })
