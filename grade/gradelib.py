@@ -212,16 +212,17 @@ def load_manifest(root):
     for key in ("instructor_only", "leak_allow"):
         if not _str_list(data.get(key, [])):
             errs.append("%s:%d: '%s' must be a list of strings" % (rel, json_line(text, key), key))
-    labs = {}
+    labs, seen = {}, set()
     for i, lab in enumerate(data["labs"]):
         n = lab.get("lab") if isinstance(lab, dict) else None
         where = "%s:%d: lab %s" % (rel, _lab_line(text, n), n if n is not None else "#%d" % i)
+        if n in seen:
+            errs.append("%s: lab %s appears twice" % (where, n))
+        seen.add(n)
         lab_errs = _check_lab(lab, where)
         errs += lab_errs
         if lab_errs:
             continue
-        if n in labs:
-            errs.append("%s: lab %d appears twice" % (where, n))
         names = [t["name"] for t in lab["tests"]]
         for dup in sorted({x for x in names if names.count(x) > 1}):
             errs.append("%s: test %s appears twice" % (where, dup))

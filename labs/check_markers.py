@@ -60,6 +60,7 @@ class _Parser:
         self.regions, self.errors = [], []
         self.open = None
         self.depth = 0
+        self.nested = []        # labs of wrongly nested #if SOLUTION, whose #else/#endif we skip
 
     def error(self, line, msg):
         """Record 'path:line: msg'."""
@@ -70,12 +71,15 @@ class _Parser:
         if self.open:
             self.error(n, "SOLUTION(%d) inside SOLUTION(%d) opened at line %d: markers never nest"
                        % (lab, self.open.lab, self.open.if_line))
+            self.nested.append(lab)
             return
         self.open, self.depth = Region(lab, n), 0
 
     def on_else(self, n, lab):
         """'#else // SOLUTION(lab)' at line n."""
         r = self.open
+        if self.nested and self.nested[-1] == lab:
+            return
         if not r:
             self.error(n, "'#else // SOLUTION(%d)' without '#if SOLUTION(%d)'" % (lab, lab))
         elif lab != r.lab:
@@ -91,6 +95,9 @@ class _Parser:
     def on_endif(self, n, lab):
         """'#endif // SOLUTION(lab)' at line n."""
         r = self.open
+        if self.nested and self.nested[-1] == lab:
+            self.nested.pop()
+            return
         if not r:
             self.error(n, "'#endif // SOLUTION(%d)' without '#if SOLUTION(%d)'" % (lab, lab))
             return
@@ -124,13 +131,18 @@ class _Parser:
         elif PP_OPEN_RE.match(line):
             self.depth += 1
         elif PP_END_RE.match(line) or PP_ELSE_RE.match(line):
-            if self.depth == 0:
-                self.error(n, "plain '%s' inside SOLUTION(%d) opened at line %d: write '%s // "
-                           "SOLUTION(%d)'" % (line.strip(), self.open.lab, self.open.if_line,
-                                              "#endif" if PP_END_RE.match(line) else "#else",
-                                              self.open.lab))
-            elif PP_END_RE.match(line):
-                self.depth -= 1
+            end = PP_END_RE.match(line) is not None
+            if self.depth:
+                self.depth -= end
+                return
+            r = self.open
+            self.error(n, "plain '%s' inside SOLUTION(%d) opened at line %d: write '%s // "
+                       "SOLUTION(%d)'" % (line.strip(), r.lab, r.if_line,
+                                          "#endif" if end else "#else", r.lab))
+            if end:                     # take it as meant, to avoid a cascade of errors
+                self.open = None
+            elif not r.else_line:
+                r.else_line = n
 
     def run(self):
         """Scan every line; returns (regions, errors)."""
