@@ -577,7 +577,8 @@ def failure_report(outcome, root_arg="", log_shown=None):
     else:
         out.append("no output at all")
     out.append("log: " + (log_shown or outcome.log))
-    out += ["rerun: " + c for c in rerun_commands(outcome.test, root_arg)]
+    nox, gdb = rerun_commands(outcome.test, root_arg)
+    out += ["rerun: " + nox, "debug: " + gdb]
     return out
 
 
