@@ -477,9 +477,14 @@ class QemuTests(unittest.TestCase):
         self.assertIn("no test matches 'nothing'", out)
 
     def test_missing_tools(self):
-        status, out = self.grade(env=dict(self.env, QEMU="no-such-qemu"))
+        out_json = os.path.join(self.root, "setup-error.json")
+        status, out = self.grade("--gradescope", out_json, env=dict(self.env, QEMU="no-such-qemu"))
         self.assertEqual((status, out.count("\n")), (2, 1))
         self.assertIn("no-such-qemu not found: install it with", out)
+        with open(out_json) as f:
+            results = json.load(f)
+        self.assertEqual((results["score"], results["tests"]), (0, []))
+        self.assertIn("not found", results["output"])
         status, out = self.grade("--kernel", "obj/none.elf")
         self.assertEqual((status, out.count("\n")), (2, 1))
         self.assertIn("run 'make' first", out)
