@@ -73,6 +73,19 @@ long guest_access_ok(struct vcpu *v, u64 va, size_t n, bool write);
 long copy_from_guest(struct vcpu *v, void *dst, u64 src, size_t n);
 long copy_to_guest(struct vcpu *v, u64 dst, const void *src, size_t n);
 
+/* mm.c (lab 2): direct paging */
+int get_page(struct domain *d, mfn_t mfn);
+void put_page(mfn_t mfn);
+int get_page_type(struct domain *d, mfn_t mfn, int type);
+void put_page_type(mfn_t mfn);
+bool is_pinned_l4(struct domain *d, mfn_t mfn);
+void set_baseptr(struct vcpu *v, mfn_t mfn);
+long do_mmu_update(struct vcpu *v, u64 reqs, u64 count, u64 done, u64 domid, u64);
+long do_mmuext_op(struct vcpu *v, u64 ops, u64 count, u64 done, u64 domid, u64);
+long do_update_va_mapping(struct vcpu *v, u64 va, u64 val, u64 flags, u64, u64);
+long mm_audit(struct domain *d);
+void mm_teardown(struct domain *d);
+
 /* hypercall.c (lab 1) */
 typedef long (*hypercall_fn)(struct vcpu *v, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5);
 void hypercall_entry(struct vcpu *v, struct vm_exit *e);

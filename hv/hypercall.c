@@ -20,6 +20,9 @@ static const hypercall_fn hypercall_table[NR_HYPERCALLS] = {
 	[__HYPERVISOR_sched_op] = do_sched_op_hc,
 	[__HYPERVISOR_xen_version] = do_xen_version,
 	[__HYPERVISOR_multicall] = do_multicall,
+	[__HYPERVISOR_mmu_update] = do_mmu_update,
+	[__HYPERVISOR_mmuext_op] = do_mmuext_op,
+	[__HYPERVISOR_update_va_mapping] = do_update_va_mapping,
 	[__HYPERVISOR_pvlab_debug_op] = do_debug_op,
 };
 
@@ -112,6 +115,8 @@ long do_debug_op(struct vcpu *v, u64 cmd, u64 arg UNUSED, u64 a3 UNUSED, u64 a4 
 	switch (cmd) {
 	case PVLAB_DEBUG_exit_count:
 		return (long)v->exits;
+	case PVLAB_DEBUG_audit:
+		return mm_audit(v->dom);
 	default:
 		return -XEN_ENOSYS;
 	}

@@ -58,7 +58,7 @@ def row(name, cycles, mhz, base=None, base_name=""):
 def main():
     if not os.path.exists(KERNEL):
         sys.exit("bench: no obj/hv.elf: run make first")
-    lines, first, total = run("-- test=bench-hypercall")
+    lines, first, total = run("-- test=bench-hypercall,bench-paging")
     bench, mhz = results(lines)
     if not mhz or "null-hypercall" not in bench:
         print("\n".join(lines[-20:]))
@@ -71,6 +71,14 @@ def main():
     row("null hypercall", bench["null-hypercall"], mhz, bare, "of a bare exit")
     row("multicall, per entry", bench["multicall-entry"], mhz, bench["null-hypercall"],
         "of a single hypercall")
+    if "pte-single-mmu_update" in bench:
+        print("lab 2: page tables (per PTE)")
+        single = bench["pte-single-mmu_update"]
+        row("512 single mmu_update", single, mhz)
+        row("one batch of 512", bench["pte-batched-512"], mhz, single, "of single")
+        row("update_va_mapping", bench["pte-update_va_mapping"], mhz, single, "of single")
+        row("address-space switch", bench["address-space-switch"], mhz, bench["null-hypercall"],
+            "of a null hypercall")
 
 
 if __name__ == "__main__":

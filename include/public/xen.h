@@ -201,6 +201,7 @@ struct mmuext_op {
 #define UVMF_INVLPG		2
 #define UVMF_FLUSHTYPE_MASK	3
 #define UVMF_LOCAL		0
+#define UVMF_ALL		4
 
 /* ---------------------------------------------------------------------------------------
  * set_timer_op(u64 timeout)                                                         lab 3
