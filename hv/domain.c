@@ -273,6 +273,8 @@ struct domain *domain_build(const char *spec, const void *elf, size_t elf_len, b
 		((u64 *)mfn_to_virt(p2m[l.p2m + pfn / 512]))[pfn % 512] = p2m[pfn];
 	build_page_tables(&l, p2m);
 	fill_start_info(d, &l);
+	wallclock_init(d);
+	time_update(d);
 
 	struct vcpu *v = &d->vcpu;
 	*v = (struct vcpu){ .dom = d, .state = VCPU_RUNNABLE };

@@ -150,10 +150,16 @@ static void handle_exception(struct vcpu *v, struct vm_exit *e)
 void handle_exit(struct vcpu *v, struct vm_exit *e)
 {
 	v->exits++;
+	time_stress_step(v->dom);
 	switch (e->reason) {
 	case EXIT_HYPERCALL: hypercall_entry(v, e); break;
 	case EXIT_CPUID: handle_cpuid(v, e); break;
-	case EXIT_HLT: skip_insn(v, e); vcpu_block(v); break;
+	case EXIT_HLT:
+		/* Sleep until an event, unless one is pending and could be delivered now. */
+		skip_insn(v, e);
+		if (!(event_pending(v) && (v->regs.rflags & RFLAGS_IF)))
+			vcpu_block(v);
+		break;
 	case EXIT_IO: handle_io(v, e); break;
 	case EXIT_MSR_READ: handle_msr(v, e, false); break;
 	case EXIT_MSR_WRITE: handle_msr(v, e, true); break;
