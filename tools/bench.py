@@ -51,7 +51,7 @@ def results(lines):
 def row(name, cycles, mhz, base=None, base_name=""):
     """One table line: cycles, microseconds, operations per second, ratio to base."""
     us = cycles / mhz
-    ratio = f"{cycles / base:6.2f}x {base_name}" if base else ""
+    ratio = f"{cycles / base:8.3g}x {base_name}" if base else ""
     print(f"  {name:<22} {cycles:>9} cycles {us:9.2f} us {1e6 / us:>11,.0f}/s  {ratio}")
 
 
