@@ -49,6 +49,20 @@ static inline long HYPERVISOR_multicall(struct multicall_entry *calls, unsigned 
 {
 	return _hypercall(__HYPERVISOR_multicall, (u64)calls, nr, 0, 0, 0);
 }
+static inline long HYPERVISOR_mmu_update(struct mmu_update *req, unsigned count, unsigned *done,
+					 domid_t dom)
+{
+	return _hypercall(__HYPERVISOR_mmu_update, (u64)req, count, (u64)done, dom, 0);
+}
+static inline long HYPERVISOR_mmuext_op(struct mmuext_op *op, unsigned count, unsigned *done,
+					domid_t dom)
+{
+	return _hypercall(__HYPERVISOR_mmuext_op, (u64)op, count, (u64)done, dom, 0);
+}
+static inline long HYPERVISOR_update_va_mapping(u64 va, u64 val, unsigned long flags)
+{
+	return _hypercall(__HYPERVISOR_update_va_mapping, va, val, flags, 0, 0);
+}
 static inline long HYPERVISOR_pvlab_debug_op(int cmd, u64 arg)
 {
 	return _hypercall(__HYPERVISOR_pvlab_debug_op, (u64)cmd, arg, 0, 0, 0);

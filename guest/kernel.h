@@ -46,6 +46,45 @@ u64 virt_to_mfn(const void *va);
 void *pfn_to_virt(u64 pfn);
 extern u64 virt_base, first_free_pfn;
 
+/* paging.c (lab 2): the guest's side of direct paging.  Page tables are read-only to us;
+ * every change is a validated hypercall. */
+u64 mfn_to_pfn(u64 mfn);
+void *mfn_to_virt(u64 mfn);
+u64 current_l4(void);				/* mfn of the live top-level table */
+long mmuext(unsigned cmd, u64 arg);		/* one mmuext_op on DOMID_SELF */
+u64 new_table(void);				/* a zeroed page, remapped read-only: its mfn */
+long map_page(u64 l4, u64 va, u64 mfn, u64 flags);	/* in the space rooted at mfn l4 */
+long unmap_page(u64 l4, u64 va);
+pte_t *find_pte(u64 l4, u64 va);		/* the L1 entry for va, or NULL */
+u64 new_address_space(void);			/* a pinned copy of the current L4: its mfn */
+struct pt_batch {
+	struct mmu_update u[64];
+	unsigned n;
+};
+void pt_batch_add(struct pt_batch *b, u64 pte_ma, u64 val);	/* flushes when full */
+long pt_batch_flush(struct pt_batch *b);	/* one mmu_update for everything queued */
+
+/* time.c (lab 3): shared info, PV time, timers and the event upcall */
+#define SHARED_INFO_VA 0x7f0000000ULL	/* where time_init() maps the shared-info page */
+#define UPCALL_VECTOR 0xf3
+extern struct shared_info *shared_info;
+long time_init(void);			/* map shared info, register the upcall: 0 or error */
+u64 get_system_time(void);		/* ns since boot */
+void get_wallclock(u64 *sec, u32 *nsec);	/* now, in seconds and ns since 1970 */
+void sleep_ns(u64 ns);			/* block (not spin) for at least ns */
+void evtchn_upcall(void);		/* the callback vector's handler */
+typedef void (*evtchn_handler_t)(unsigned port);
+void evtchn_set_handler(unsigned port, evtchn_handler_t h);
+extern volatile u64 upcalls;		/* how many upcalls arrived */
+static inline long HYPERVISOR_set_timer_op(u64 timeout)
+{
+	return _hypercall(__HYPERVISOR_set_timer_op, timeout, 0, 0, 0, 0);
+}
+static inline long HYPERVISOR_hvm_op(int cmd, void *arg)
+{
+	return _hypercall(__HYPERVISOR_hvm_op, (u64)cmd, (u64)arg, 0, 0, 0);
+}
+
 /* time: a busy wait of roughly `cycles` TSC ticks (before lab 3's PV clock exists) */
 static inline void spin_tsc(u64 cycles)
 {

@@ -81,6 +81,10 @@ void guest_trap(struct gtrapframe *tf)
 		user_result = (long)tf->rax;
 		__asm__ volatile("mov %0, %%rsp; ret" :: "r"(user_saved_rsp));
 	}
+	if (tf->vector == UPCALL_VECTOR) {
+		evtchn_upcall();
+		return;
+	}
 	u64 fix = extable_fixup(tf->rip);
 	if (fix && tf->vector < 32) {
 		last_fault.vector = (int)tf->vector;

@@ -273,6 +273,8 @@ struct domain *domain_build(const char *spec, const void *elf, size_t elf_len, b
 		((u64 *)mfn_to_virt(p2m[l.p2m + pfn / 512]))[pfn % 512] = p2m[pfn];
 	build_page_tables(&l, p2m);
 	fill_start_info(d, &l);
+	wallclock_init(d);
+	time_update(d);
 
 	struct vcpu *v = &d->vcpu;
 	*v = (struct vcpu){ .dom = d, .state = VCPU_RUNNABLE };
@@ -333,12 +335,13 @@ void domain_crash(struct domain *d, const char *fmt, ...)
  * domain's own exit handling, so nothing of it is in use any more. */
 void domain_destroy(struct domain *d)
 {
+	mm_teardown(d);
 	vcpu_ops->vcpu_destroy(&d->vcpu);
 	for (mfn_t m = 0; m < frames_total(); m++) {
 		struct frame *f = frame_of(m);
 		if (f->owner != d->id)
 			continue;
-		/* Lab 2 releases each reference properly; here we only forget them. */
+		/* mm_teardown() gave every reference back (and said so if it could not). */
 		f->count = f->type_count = 0;
 		f->type = PGT_none;
 		f->flags = 0;

@@ -98,23 +98,12 @@ static void decode_cr_insn(struct vcpu *v, struct vm_exit *e)
 #define CR0_GUEST_BITS (CR0_TS | CR0_MP | CR0_EM | CR0_AM)
 #define CR4_GUEST_BITS (CR4_TSD | CR4_DE | CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT)
 
-/* A guest CR3 must name a page-table root that is the domain's own and validated as one. */
+/* A guest CR3 must name a page-table root that is the domain's own, validated and pinned. */
 static bool cr3_allowed(struct vcpu *v, u64 val)
 {
-	struct frame *f = frame_of(val >> PAGE_SHIFT);
 	if (val & ~(PTE_ADDR_MASK | PTE_PWT | PTE_PCD))
 		return false;
-	return f && f->owner == v->dom->id && f->type == PGT_l4 && (f->flags & FRAME_PINNED);
-}
-
-/* Move the vCPU's base-pointer reference from the old root table to the new one. */
-static void switch_baseptr(struct vcpu *v, u64 val)
-{
-	struct frame *old = frame_of(vcpu_ops->get_cr(v, 3) >> PAGE_SHIFT);
-	struct frame *new = frame_of(val >> PAGE_SHIFT);
-	new->count++, new->type_count++;
-	old->count--, old->type_count--;
-	vcpu_ops->set_cr(v, 3, val);
+	return is_pinned_l4(v->dom, val >> PAGE_SHIFT);
 }
 
 static void handle_cr_write(struct vcpu *v, struct vm_exit *e)
@@ -143,7 +132,7 @@ static void handle_cr_write(struct vcpu *v, struct vm_exit *e)
 		return;
 	}
 	if (e->cr.cr == 3)
-		switch_baseptr(v, val);
+		set_baseptr(v, val >> PAGE_SHIFT);
 	else
 		vcpu_ops->set_cr(v, e->cr.cr, val);
 	skip_insn(v, e);
@@ -161,10 +150,16 @@ static void handle_exception(struct vcpu *v, struct vm_exit *e)
 void handle_exit(struct vcpu *v, struct vm_exit *e)
 {
 	v->exits++;
+	time_stress_step(v->dom);
 	switch (e->reason) {
 	case EXIT_HYPERCALL: hypercall_entry(v, e); break;
 	case EXIT_CPUID: handle_cpuid(v, e); break;
-	case EXIT_HLT: skip_insn(v, e); vcpu_block(v); break;
+	case EXIT_HLT:
+		/* Sleep until an event, unless one is pending and could be delivered now. */
+		skip_insn(v, e);
+		if (!(event_pending(v) && (v->regs.rflags & RFLAGS_IF)))
+			vcpu_block(v);
+		break;
 	case EXIT_IO: handle_io(v, e); break;
 	case EXIT_MSR_READ: handle_msr(v, e, false); break;
 	case EXIT_MSR_WRITE: handle_msr(v, e, true); break;

@@ -32,6 +32,7 @@ struct domain {
 	/* Console: a line buffer so each line is printed whole with its "(dN) " prefix */
 	char con[CONSOLE_LINE];
 	unsigned con_len;
+	bool time_stress;		/* lab 3 tests: see time_stress_step() */
 	bool lab_warned[16];		/* "lab N: ... not implemented" printed once per domain */
 };
 
@@ -72,6 +73,35 @@ int guest_walk(struct vcpu *v, u64 va, bool write, paddr_t *ma);
 long guest_access_ok(struct vcpu *v, u64 va, size_t n, bool write);
 long copy_from_guest(struct vcpu *v, void *dst, u64 src, size_t n);
 long copy_to_guest(struct vcpu *v, u64 dst, const void *src, size_t n);
+
+/* mm.c (lab 2): direct paging */
+int get_page(struct domain *d, mfn_t mfn);
+void put_page(mfn_t mfn);
+int get_page_type(struct domain *d, mfn_t mfn, int type);
+void put_page_type(mfn_t mfn);
+bool is_pinned_l4(struct domain *d, mfn_t mfn);
+void set_baseptr(struct vcpu *v, mfn_t mfn);
+long do_mmu_update(struct vcpu *v, u64 reqs, u64 count, u64 done, u64 domid, u64);
+long do_mmuext_op(struct vcpu *v, u64 ops, u64 count, u64 done, u64 domid, u64);
+long do_update_va_mapping(struct vcpu *v, u64 va, u64 val, u64 flags, u64, u64);
+long mm_audit(struct domain *d);
+void mm_teardown(struct domain *d);
+
+/* time.c (lab 3): PV time and the one-shot timer */
+void time_init(void);
+u64 system_time(void);
+void time_update(struct domain *d);
+void wallclock_init(struct domain *d);
+void time_stress_step(struct domain *d);
+void timers_check(void);
+long do_set_timer_op(struct vcpu *v, u64 timeout, u64, u64, u64, u64);
+
+/* event.c (lab 3, lab 4): events and upcalls */
+void evtchn_set_pending(struct vcpu *v, unsigned port);
+void event_deliver(struct vcpu *v);
+bool event_pending(struct vcpu *v);
+void event_block(struct vcpu *v);
+long do_hvm_op(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);
 
 /* hypercall.c (lab 1) */
 typedef long (*hypercall_fn)(struct vcpu *v, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5);

@@ -20,6 +20,11 @@ static const hypercall_fn hypercall_table[NR_HYPERCALLS] = {
 	[__HYPERVISOR_sched_op] = do_sched_op_hc,
 	[__HYPERVISOR_xen_version] = do_xen_version,
 	[__HYPERVISOR_multicall] = do_multicall,
+	[__HYPERVISOR_mmu_update] = do_mmu_update,
+	[__HYPERVISOR_mmuext_op] = do_mmuext_op,
+	[__HYPERVISOR_update_va_mapping] = do_update_va_mapping,
+	[__HYPERVISOR_set_timer_op] = do_set_timer_op,
+	[__HYPERVISOR_hvm_op] = do_hvm_op,
 	[__HYPERVISOR_pvlab_debug_op] = do_debug_op,
 };
 
@@ -107,11 +112,19 @@ long do_xen_version(struct vcpu *v, u64 cmd, u64 arg, u64 a3 UNUSED, u64 a4 UNUS
 	}
 }
 
-long do_debug_op(struct vcpu *v, u64 cmd, u64 arg UNUSED, u64 a3 UNUSED, u64 a4 UNUSED, u64 a5 UNUSED)
+long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64 a3 UNUSED, u64 a4 UNUSED, u64 a5 UNUSED)
 {
 	switch (cmd) {
 	case PVLAB_DEBUG_exit_count:
 		return (long)v->exits;
+	case PVLAB_DEBUG_audit:
+		return mm_audit(v->dom);
+	case PVLAB_DEBUG_system_time:
+		return (long)system_time();
+	case PVLAB_DEBUG_time_stress:
+		v->dom->time_stress = arg != 0;
+		time_update(v->dom);	/* leave the record whole when stress ends */
+		return 0;
 	default:
 		return -XEN_ENOSYS;
 	}

@@ -69,6 +69,7 @@ void hv_main(const char *cmdline)
 
 	choose_backend();
 	vcpu_ops->cpu_enable();
+	time_init();
 	u64 m2p_pages = ROUNDUP(frames_total() * sizeof(u64), PAGE_SIZE) / PAGE_SIZE;
 	m2p = mfn_to_virt(page_alloc(OWNER_XEN));
 	for (u64 i = 1; i < m2p_pages; i++)

@@ -52,7 +52,7 @@ long do_sched_op(struct vcpu *v, u64 cmd, u64 arg)
 		sched_yield();
 		return 0;
 	case SCHEDOP_block:
-		vcpu_block(v);
+		event_block(v);
 		return 0;
 	case SCHEDOP_shutdown:
 		if (copy_from_guest(v, &s, arg, sizeof(s)) < 0)
@@ -129,6 +129,7 @@ static void idle(void)
 		if (domains[i].state == DOM_RUNNING && can_wake(&domains[i].vcpu)) {
 			sti_hlt();
 			cli();
+			timers_check();
 			return;
 		}
 	finish("every domain is blocked and nothing can wake them");
@@ -148,8 +149,16 @@ void sched_run(void)
 		current = v;
 		need_resched = false;
 		slice_used = 0;
+		time_update(v->dom);	/* a fresh time snapshot at every schedule-in */
+		u64 last_update = ticks;
 		while (v->state == VCPU_RUNNABLE && v->dom->state == DOM_RUNNING && !need_resched) {
 			struct vm_exit e;
+			if (ticks - last_update >= 10) {	/* and every 10 ms while it runs */
+				time_update(v->dom);
+				last_update = ticks;
+			}
+			timers_check();
+			event_deliver(v);
 			vcpu_ops->run(v, &e);
 			handle_exit(v, &e);
 		}

@@ -83,6 +83,7 @@ void lapic_timer_start(unsigned period_us);
 void lapic_eoi(void);
 extern u64 tsc_khz;		/* measured TSC frequency */
 u64 now_ns(void);		/* ns since boot, from the TSC */
+extern u64 tsc_boot;
 void udelay(unsigned us);
 
 /* ---- the hypervisor proper (hv/) ---- */

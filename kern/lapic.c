@@ -14,7 +14,7 @@ enum {
 
 u64 tsc_khz;
 static u64 lapic_khz;	/* timer ticks per ms at divide-by-16 */
-static u64 tsc_boot;
+u64 tsc_boot;	/* TSC at boot: system time 0 */
 
 static u32 lapic_read(u32 reg) { return *(volatile u32 *)(LAPIC_BASE + reg); }
 static void lapic_write(u32 reg, u32 v) { *(volatile u32 *)(LAPIC_BASE + reg) = v; }

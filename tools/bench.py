@@ -51,14 +51,14 @@ def results(lines):
 def row(name, cycles, mhz, base=None, base_name=""):
     """One table line: cycles, microseconds, operations per second, ratio to base."""
     us = cycles / mhz
-    ratio = f"{cycles / base:6.2f}x {base_name}" if base else ""
+    ratio = f"{cycles / base:8.3g}x {base_name}" if base else ""
     print(f"  {name:<22} {cycles:>9} cycles {us:9.2f} us {1e6 / us:>11,.0f}/s  {ratio}")
 
 
 def main():
     if not os.path.exists(KERNEL):
         sys.exit("bench: no obj/hv.elf: run make first")
-    lines, first, total = run("-- test=bench-hypercall")
+    lines, first, total = run("-- test=bench-hypercall,bench-paging,bench-time")
     bench, mhz = results(lines)
     if not mhz or "null-hypercall" not in bench:
         print("\n".join(lines[-20:]))
@@ -71,6 +71,19 @@ def main():
     row("null hypercall", bench["null-hypercall"], mhz, bare, "of a bare exit")
     row("multicall, per entry", bench["multicall-entry"], mhz, bench["null-hypercall"],
         "of a single hypercall")
+    if "pte-single-mmu_update" in bench:
+        print("lab 2: page tables (per PTE)")
+        single = bench["pte-single-mmu_update"]
+        row("512 single mmu_update", single, mhz)
+        row("one batch of 512", bench["pte-batched-512"], mhz, single, "of single")
+        row("update_va_mapping", bench["pte-update_va_mapping"], mhz, single, "of single")
+        row("address-space switch", bench["address-space-switch"], mhz, bench["null-hypercall"],
+            "of a null hypercall")
+    if "time-hypercall" in bench:
+        print("lab 3: reading the time")
+        hc = bench["time-hypercall"]
+        row("by hypercall", hc, mhz)
+        row("from shared info", bench["time-shared-info"], mhz, hc, "of a hypercall")
 
 
 if __name__ == "__main__":

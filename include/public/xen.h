@@ -201,16 +201,45 @@ struct mmuext_op {
 #define UVMF_INVLPG		2
 #define UVMF_FLUSHTYPE_MASK	3
 #define UVMF_LOCAL		0
+#define UVMF_ALL		4
 
 /* ---------------------------------------------------------------------------------------
  * set_timer_op(u64 timeout)                                                         lab 3
- *   Arm this vCPU's one-shot timer for system time `timeout` (ns); 0 cancels.  On expiry
- *   the vCPU gets VIRQ_TIMER.
+ *   Arm this vCPU's one-shot timer for system time `timeout` (ns since boot, as in
+ *   vcpu_time_info); 0 cancels.  A timeout already in the past fires at once.  On expiry
+ *   the vCPU gets VIRQ_TIMER.  Returns 0.
+ *
+ * Events (lab 3 builds the first slice, lab 4 the rest).  An event sets bit `port` of
+ * shared_info.evtchn_pending; unless that port is masked (evtchn_mask) it also sets bit
+ * port/64 of vcpu_info.evtchn_pending_sel and vcpu_info.evtchn_upcall_pending, and -- unless
+ * evtchn_upcall_mask is set -- the hypervisor injects the guest's callback vector as an
+ * external interrupt as soon as the guest's RFLAGS.IF allows.  The guest handler clears
+ * upcall_pending, then pending_sel, then each pending bit it handles.  SCHEDOP_block clears
+ * evtchn_upcall_mask and sleeps unless an event is pending.
+ *   pvlab: until lab 4 adds EVTCHNOP_bind_virq, VIRQ_TIMER is bound to port
+ *   PVLAB_TIMER_PORT on every vCPU.
  */
+#define PVLAB_TIMER_PORT	1
 #define VIRQ_TIMER		0
 #define VIRQ_DEBUG		1
 #define VIRQ_CONSOLE		2
 #define NR_VIRQS		24
+
+/* ---------------------------------------------------------------------------------------
+ * hvm_op(int cmd, void *arg): only the callback vector, as Xen's PVHVM guests set it. lab 3
+ */
+#define HVMOP_set_param		0
+struct xen_hvm_param {
+	domid_t domid;		/* IN: DOMID_SELF */
+	u16 pad;
+	u32 index;		/* IN: HVM_PARAM_* */
+	u64 value;		/* IN */
+};
+#define HVM_PARAM_CALLBACK_IRQ	0
+/* value = HVM_PARAM_CALLBACK_TYPE_VECTOR << 56 | vector (32..255); 0 turns upcalls off.
+ *   -XEN_EINVAL  another type, a vector below 32, or an unknown index
+ *   -XEN_EPERM   a domid other than DOMID_SELF */
+#define HVM_PARAM_CALLBACK_TYPE_VECTOR 2ULL
 
 /* ---------------------------------------------------------------------------------------
  * Shared info: one page per domain, written by the hypervisor, read by the guest; its
@@ -324,5 +353,6 @@ STATIC_ASSERT(__builtin_offsetof(struct start_info, cmd_line) == 128);
 #define PVLAB_DEBUG_exit_count	0	/* returns the number of VM exits of this vCPU */
 #define PVLAB_DEBUG_audit	1	/* lab 2: recount every frame; 0 or -XEN_EINVAL */
 #define PVLAB_DEBUG_time_stress	2	/* lab 3: arg != 0: rewrite the time record very often */
+#define PVLAB_DEBUG_system_time	3	/* lab 3 benchmark: the system time, the slow way */
 
 #endif
