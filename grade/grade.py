@@ -50,6 +50,10 @@ def parse_args(argv):
                    help="the image to boot, relative to --root (default: obj/hv.elf)")
     p.add_argument("--hidden", metavar="FILE",
                    help="hidden tests to add (default: labs/hidden.json when it exists)")
+    p.add_argument("--system", action="store_true",
+                   help="run the hypervisor's system tests (tests/system.json) instead of labs")
+    p.add_argument("--emu", default="qemu", metavar="NAME",
+                   help="boot through tools/NAME (default: qemu); a launcher exits 77 to skip")
     args = p.parse_args(argv)
     try:
         args.lab = [int(n) for arg in args.lab for n in arg.replace(",", " ").split()]
@@ -61,7 +65,12 @@ def parse_args(argv):
 
 
 def choose_tests(args):
-    """The tests to run, from the manifest, hidden tests, --lab and --test."""
+    """The tests to run, from the manifest, hidden tests, --lab and --test (or --system)."""
+    if args.system:
+        tests = gradelib.select_tests(gradelib.load_system(args.root), None, args.test)
+        if not tests:
+            raise SetupError("no system test matches %s" % " or ".join(map(repr, args.test)))
+        return tests
     manifest = gradelib.load_manifest(args.root)
     hidden_path = args.hidden or os.path.join(args.root, "labs", "hidden.json")
     hidden = {}
@@ -87,11 +96,11 @@ def choose_tests(args):
 def check_tools(args):
     """Raise SetupError unless QEMU, tools/qemu and the kernel image are all there."""
     qemu = os.environ.get("QEMU", "qemu-system-x86_64")
-    if not shutil.which(qemu):
+    if args.emu == "qemu" and not shutil.which(qemu):
         raise SetupError("%s not found: install it with 'sudo apt-get install qemu-system-x86' "
                          "or 'make deps-qemu' (macOS: 'brew install qemu')" % qemu)
-    if not os.access(os.path.join(args.root, "tools", "qemu"), os.X_OK):
-        raise SetupError("%s is missing or not executable" % os.path.join(args.root, "tools", "qemu"))
+    if not os.access(os.path.join(args.root, "tools", args.emu), os.X_OK):
+        raise SetupError("%s is missing or not executable" % shown_path(os.path.join(args.root, "tools", args.emu)))
     if not os.path.isfile(args.kernel):
         raise SetupError("%s not found: run 'make' first" % shown_path(args.kernel))
 
@@ -147,7 +156,7 @@ def printer(args):
         """Print one finished test."""
         print(o.headline())
         if args.verbose:
-            print("    $ tools/qemu %s %s" % (shown_path(args.kernel), shlex.quote(o.test.append())))
+            print("    $ tools/%s %s %s" % (args.emu, shown_path(args.kernel), gradelib.shell_args(o.test)))
             for line in o.run.lines:
                 print("    | " + line)
         if not o.ok:
@@ -177,18 +186,36 @@ def grade(args):
             print("%-32s %4s pts  %s%s" % (t.id, fmt(t.points), t.append(), "  (hidden)" if t.hidden else ""))
         return 0
     args.kernel = os.path.join(args.root, args.kernel)
+    launcher = os.path.join(args.root, "tools", args.emu)
+    if args.emu != "qemu" and not os.path.exists(launcher):
+        print("grade: no %s launcher: skipping %d tests" % (shown_path(launcher), len(tests)))
+        print("%s: 0 passed, 0 failed, %d skipped" % ("system" if args.system else "grade", len(tests)))
+        return gradelib.SKIP_STATUS
     check_tools(args)
     start = time.monotonic()
     outcomes = run_parallel(
         tests, args.jobs,
-        lambda t: gradelib.run_test(t, args.root, args.kernel, args.timeout_scale),
+        lambda t: gradelib.run_test(t, args.root, args.kernel, args.timeout_scale, emu=args.emu),
         printer(args))
+    if args.system:
+        return system_summary(outcomes)
     score = sum(o.score for o in outcomes)
     total = sum(t.points for t in tests)
     print("Score: %s/%s" % (fmt(score), fmt(total)))
     if args.gradescope:
         write_gradescope(args.gradescope, gradelib.gradescope_results(outcomes, time.monotonic() - start))
     return 0 if score == total else 1
+
+
+def system_summary(outcomes):
+    """Print the closing count of a --system run; the exit status (0 unless one failed)."""
+    skipped = sum(o.verdict == "SKIP" for o in outcomes)
+    passed = sum(o.ok for o in outcomes)
+    failed = len(outcomes) - passed - skipped
+    print("system: %d passed, %d failed%s" % (passed, failed, ", %d skipped" % skipped if skipped else ""))
+    if skipped == len(outcomes):
+        return gradelib.SKIP_STATUS
+    return 1 if failed else 0
 
 
 def _terminate(signum, frame):

@@ -24,6 +24,7 @@ import time
 EXIT_STATUS = {"success": 3, "failure": 5, "panic": 7, "config": 9}
 RESULT_WORDS = ("SUCCESS", "FAILURE", "SKIP", "ERROR")
 DEFAULT_TIMEOUT = 30.0
+SKIP_STATUS = 77                # a launcher's "emulator not installed" (automake's skip code)
 OUTPUT_LIMIT = 8 << 20          # bytes of serial output before a run is killed
 TAIL_LINES = 15
 
@@ -51,12 +52,13 @@ class ManifestError(Exception):
 # The manifest.
 
 class Test:
-    """One graded run: a boot command line, what its output must show, and its points."""
+    """One graded run: a boot command line, what its output must show, and its points.
+    lab is None for a system test (tests/system.json)."""
 
     def __init__(self, lab, spec, hidden=False):
         self.lab = lab
         self.name = spec["name"]
-        self.points = spec["points"]
+        self.points = spec.get("points", 0)
         self.domains = list(spec["domains"])
         self.hvopts = spec.get("hvopts", "")
         self.expect = list(spec.get("expect", []))
@@ -69,20 +71,30 @@ class Test:
         self.hidden = hidden
 
     @property
+    def group(self):
+        """'lab0', or 'system' for a system test."""
+        return "system" if self.lab is None else "lab%d" % self.lab
+
+    @property
     def id(self):
         """The name students see: lab0/cpuid-signature."""
-        return "lab%d/%s" % (self.lab, self.name)
+        return "%s/%s" % (self.group, self.name)
 
     @property
     def log_name(self):
         """The log file's name under obj/grade/."""
-        return "lab%d-%s.log" % (self.lab, self.name)
+        return "%s-%s.log" % (self.group, self.name)
 
-    def append(self):
-        """The boot command line: '<hvopts> -- <dom0 args> -- <dom1 args> ...'."""
+    def command_line(self):
+        """The boot command line as written, '<hvopts> -- <dom0 args> -- <dom1 args> ...',
+        with any {now} left in."""
         parts = [self.hvopts] if self.hvopts else []
         parts += ["-- " + d if d else "--" for d in self.domains]
         return " ".join(parts)
+
+    def append(self, now=None):
+        """The boot command line to boot: {now} becomes the Unix time (default: now)."""
+        return self.command_line().replace("{now}", "%d" % (time.time() if now is None else now))
 
 
 def json_line(text, needle):
@@ -121,8 +133,9 @@ def _str_list(v):
     return isinstance(v, list) and all(isinstance(s, str) for s in v)
 
 
-def check_test(spec, where):
-    """Schema errors of one test spec (a list of one-line messages prefixed by where)."""
+def check_test(spec, where, system=False):
+    """Schema errors of one test spec (a list of one-line messages prefixed by where); a
+    system test may leave out points and boot the hypervisor's default domains ([])."""
     if not isinstance(spec, dict):
         return ["%s: a test must be an object" % where]
     errs = []
@@ -133,10 +146,11 @@ def check_test(spec, where):
     for key in sorted(set(spec) - TEST_KEYS):
         if not key.startswith("_"):
             errs.append("%s: unknown key %r (known: %s)" % (where, key, ", ".join(sorted(TEST_KEYS))))
-    if not _is_number(spec.get("points")) or spec["points"] < 0:
+    points = spec.get("points", 0 if system else None)
+    if not _is_number(points) or points < 0:
         errs.append("%s: 'points' must be a number >= 0" % where)
     domains = spec.get("domains")
-    if not _str_list(domains) or not domains:
+    if not _str_list(domains) or not (domains or system):
         errs.append("%s: 'domains' must be a non-empty list of strings (dom0 first)" % where)
         domains = []
     for d in domains:
@@ -262,6 +276,24 @@ def load_hidden(path, manifest):
     if errs:
         raise ManifestError(errs)
     return hidden
+
+
+def load_system(root):
+    """The system tests of ROOT/tests/system.json ({"tests": [...]}, points optional)."""
+    path = os.path.join(root, "tests", "system.json")
+    data, text = read_json(path)
+    rel = "tests/system.json"
+    if not isinstance(data, dict) or not isinstance(data.get("tests"), list):
+        raise ManifestError("%s:1: must be an object with a 'tests' list" % rel)
+    errs = []
+    for spec in data["tests"]:
+        name = spec.get("name") if isinstance(spec, dict) else None
+        errs += check_test(spec, "%s:%d" % (rel, json_line(text, '"%s"' % name)), system=True)
+    names = [t.get("name") for t in data["tests"] if isinstance(t, dict)]
+    errs += ["%s:1: test %s appears twice" % (rel, n) for n in sorted({x for x in names if names.count(x) > 1})]
+    if errs:
+        raise ManifestError(errs)
+    return [Test(None, spec) for spec in data["tests"]]
 
 
 def released_lab(root):
@@ -447,19 +479,20 @@ def match_reject(patterns, lines):
     return problems
 
 
-def _status_problems(test, run, word):
-    """Problems with how the run ended: the 'pvlab: exit' word and QEMU's status."""
+def _status_problems(test, run, word, strict):
+    """Problems with how the run ended: the 'pvlab: exit' word and, if strict (QEMU), the
+    exit status that must agree with it."""
     want = " or ".join("%s (status %d)" % (w, EXIT_STATUS[w]) for w in test.status)
     if run.timed_out:
         return []
     if word is None:
         how = {1: "QEMU itself failed (status 1)", 0: "QEMU exited with status 0 (a reset?)"}
         return ["exit: want %s, got no 'pvlab: exit' line; %s" % (
-            want, how.get(run.status, "QEMU exit status %s" % run.status))]
+            want, how.get(run.status, "exit status %s" % run.status) if strict else "status %s" % run.status)]
     problems = []
     if word not in test.status:
         problems.append("exit: want %s, got %s (status %s)" % (want, word, run.status))
-    if EXIT_STATUS.get(word) != run.status:
+    if strict and EXIT_STATUS.get(word) != run.status:
         problems.append("exit: 'pvlab: exit %s' but QEMU exit status %s (want %s)"
                         % (word, run.status, EXIT_STATUS.get(word, "?")))
     return problems
@@ -481,18 +514,22 @@ def _result_problems(test, results):
     return problems, missing
 
 
-def evaluate(test, run):
+def evaluate(test, run, strict=True):
     """Judge a Run against a Test: (verdict, problems), verdict one of OK, FAIL, CRASH,
-    TIMEOUT.  CRASH: a required domain never printed its result line, the hypervisor
-    panicked unexpectedly, or no 'pvlab: exit' line came."""
+    TIMEOUT or SKIP.  CRASH: a required domain never printed its result line, the hypervisor
+    panicked unexpectedly, or no 'pvlab: exit' line came.  SKIP: the launcher exited 77 (its
+    emulator is not installed).  strict: QEMU's exit status must agree with the exit word
+    (Bochs has no exit status to check)."""
     lines = run.lines
+    if run.status == SKIP_STATUS and not run.timed_out:
+        return "SKIP", ["skipped: the launcher exited 77: " + (lines[-1] if lines else "no reason given")]
     problems = ["error: " + run.error] if run.error else []
     if run.timed_out:
         problems.append("timeout: no exit within %.1fs: killed" % run.elapsed)
     word = exit_word(lines)
     result_problems, missing = _result_problems(test, domain_results(lines))
     problems += result_problems
-    problems += _status_problems(test, run, word)
+    problems += _status_problems(test, run, word, strict)
     problems += match_expect(test.expect, lines)
     problems += match_reject(test.reject, lines)
     if run.timed_out:
@@ -504,15 +541,16 @@ def evaluate(test, run):
     return verdict, problems
 
 
-def run_test(test, root, kernel, scale=1.0, logdir=None):
-    """Boot one test through ROOT/tools/qemu, judge it and write its log (by default
-    ROOT/obj/grade/labN-name.log); returns an Outcome.  Raises Interrupted after kill_all()."""
-    cmd = [os.path.join(root, "tools", "qemu"), kernel, test.append()]
+def run_test(test, root, kernel, scale=1.0, logdir=None, emu="qemu"):
+    """Boot one test through ROOT/tools/<emu> (tools/qemu), judge it and write its log (by
+    default ROOT/obj/grade/labN-name.log); returns an Outcome.  Raises Interrupted after
+    kill_all()."""
+    cmd = [os.path.join(root, "tools", emu), kernel, test.append()]
     run = run_qemu(cmd, test.timeout * scale, cwd=root)
-    verdict, problems = evaluate(test, run)
+    verdict, problems = evaluate(test, run, strict=emu == "qemu")
     log = os.path.join(logdir or os.path.join(root, "obj", "grade"), test.log_name)
     write_log(log, test, cmd, run, verdict, problems)
-    return Outcome(test, verdict, problems, run, log)
+    return Outcome(test, verdict, problems, run, log, emu)
 
 
 # ---------------------------------------------------------------------------------------
@@ -521,7 +559,8 @@ def run_test(test, root, kernel, scale=1.0, logdir=None):
 class Outcome:
     """A finished test: its verdict, the problems found, the run and the log's path."""
 
-    def __init__(self, test, verdict, problems, run, log):
+    def __init__(self, test, verdict, problems, run, log, emu="qemu"):
+        self.emu = emu
         self.test = test
         self.verdict = verdict
         self.problems = problems
@@ -555,9 +594,15 @@ def write_log(path, test, cmd, run, verdict, problems):
             f.write("#   %s\n" % p)
 
 
+def shell_args(test):
+    """The test's command line quoted for a shell, {now} as "$(date +%s)"."""
+    parts = test.command_line().split("{now}")
+    return '"$(date +%s)"'.join(shlex.quote(p) if p else "" for p in parts)
+
+
 def rerun_commands(test, root_arg=""):
     """The make commands that reproduce a test by hand (root_arg: '-C DIR ' or '')."""
-    args = "ARGS=" + shlex.quote(test.append())
+    args = "ARGS=" + shell_args(test)
     return ["make %sqemu-nox %s" % (root_arg, args),
             "make %sqemu-gdb %s   (then 'make %sgdb' in another terminal)" % (root_arg, args, root_arg)]
 
@@ -577,8 +622,11 @@ def failure_report(outcome, root_arg="", log_shown=None):
     else:
         out.append("no output at all")
     out.append("log: " + (log_shown or outcome.log))
-    nox, gdb = rerun_commands(outcome.test, root_arg)
-    out += ["rerun: " + nox, "debug: " + gdb]
+    if outcome.emu == "qemu":
+        nox, gdb = rerun_commands(outcome.test, root_arg)
+        out += ["rerun: " + nox, "debug: " + gdb]
+    else:
+        out.append("rerun: tools/%s KERNEL %s" % (outcome.emu, shell_args(outcome.test)))
     return out
 
 

@@ -382,6 +382,11 @@ class ReleaseTests(unittest.TestCase):
         self.assertFalse(os.path.exists(self.dest))                 # nothing half-made is left
         self.release(2)                                             # lab 1 is public in release 2
 
+    def test_given_code_is_no_leak(self):
+        write(self.root, "given.c", "int first_lab_secret_value = 1;\n")
+        subprocess.run(["git", "add", "given.c"], cwd=self.root, check=True)
+        self.assertNotIn("first_lab_secret_value", self.release(1))
+
 
 class QemuTests(unittest.TestCase):
     """The grader against a fake QEMU: verdicts, timeouts, process groups, Ctrl-C."""

@@ -26,7 +26,6 @@ import check_markers  # noqa: E402
 import gradelib  # noqa: E402
 
 MIN_SECRET_LEN = 12         # shorter solution lines ("return ret;", "break;") are not checked
-LONE_SECRET_LEN = 40        # a shorter one counts only next to another (a lone idiom is no leak)
 GIT_IDENTITY = {"GIT_AUTHOR_NAME": "pvlab", "GIT_AUTHOR_EMAIL": "pvlab@localhost",
                 "GIT_COMMITTER_NAME": "pvlab", "GIT_COMMITTER_EMAIL": "pvlab@localhost"}
 
@@ -57,9 +56,11 @@ def distinctive(line):
 
 
 def strip_file(rel, lines, regions, lab, strip_earlier):
-    """Strip one file: (kept lines, [(lab, line number, text)] of removed solution lines,
-    [text] of solution and stub lines that the release shows)."""
-    drop, secret, public = set(), [], []
+    """Strip one file: (kept lines, [(lab, path, line number, text)] of removed solution
+    lines, [text] of the lines the release shows: given code, stubs, kept solutions)."""
+    drop, secret = set(), []
+    inside = {n for r in regions for n in range(r.if_line, r.endif_line + 1)}
+    public = [line for n, line in enumerate(lines, 1) if n not in inside]
     for r in regions:
         drop |= {r.if_line, r.else_line, r.endif_line}
         solution = range(r.if_line + 1, r.else_line)
@@ -97,12 +98,15 @@ def copy_tree(root, dest, files, marked, lab, strip_earlier):
         else:
             shutil.copyfile(src, dst)
             shutil.copymode(src, dst)
+            if rel.endswith(check_markers.SOURCE_SUFFIXES):
+                public += (check_markers.read_text(src) or "").split("\n")
     return secret, public
 
 
 def secret_origins(secret, public, allow):
     """{normalized line: (lab, path, line number)} of the distinctive stripped solution lines
-    that the release does not show anyway (in a stub or a kept solution) nor allows."""
+    that the release does not show anyway (in given source code, a stub or a kept
+    solution) and that are not allowed by the manifest."""
     shown = {norm(l) for l in public} | {norm(l) for l in allow}
     origin = {}
     for lab, rel, n, text in secret:
@@ -113,18 +117,9 @@ def secret_origins(secret, public, allow):
 
 
 def leaks_in(text, origin):
-    """[(line number, origin, line)] of leaked solution lines in one file's text: a secret
-    line that is long, or whose nearest non-trivial neighbour is a secret line too."""
-    hits = [(i, origin.get(norm(line)), line)
-            for i, line in enumerate(text.split("\n"), 1) if distinctive(norm(line))]
-    leaks = []
-    for k, (i, hit, line) in enumerate(hits):
-        if not hit:
-            continue
-        near = [hits[j][1] for j in (k - 1, k + 1) if 0 <= j < len(hits)]
-        if len(norm(line)) >= LONE_SECRET_LEN or any(near):
-            leaks.append((i, hit, line))
-    return leaks
+    """[(line number, origin, line)] of the lines of text that repeat a secret line."""
+    hits = ((i, origin.get(norm(line)), line) for i, line in enumerate(text.split("\n"), 1))
+    return [hit for hit in hits if hit[1]]
 
 
 def find_leaks(dest, secret, public, allow):
