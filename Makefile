@@ -116,6 +116,14 @@ grade: $(HV) deps-qemu
 host-tests:
 	@$(MAKE) -s -C tests/host
 
+# Instructors: the student tree of lab N (docs/KIT.md, Releasing) and the marker check.
+release:
+	@test -n "$(LAB)" || { echo "make release: say which lab, e.g. 'make release LAB=1 [DEST=../pvlab-lab1]'" >&2; exit 2; }
+	@$(PYTHON) labs/release.py $(LAB) $(or $(DEST),../pvlab-lab$(LAB)) $(RELEASEFLAGS)
+
+check-markers:
+	@$(PYTHON) labs/check_markers.py
+
 compile_commands.json: Makefile
 	@tools/compdb "$(CC) $(KCFLAGS)" $(KERN_SRCS) $(HV_SRCS) $(LIB_SRCS) $(GUEST_SRCS) > $@
 	@echo "  GEN     $@"
@@ -133,11 +141,13 @@ help:
 	@echo "  make gdb             attach GDB to a 'make qemu-gdb' run"
 	@echo "  make grade [LAB=N] [TEST=name]   grade your labs"
 	@echo "  make test            the project's own tests (unit, system, lab kit)"
+	@echo "  make release LAB=N [DEST=dir]    instructors: the student tree of lab N"
+	@echo "  make check-markers   instructors: check the solution markers"
 	@echo "  make bench           benchmarks"
 	@echo "  make compile_commands.json       for editors (clangd)"
 	@echo "  make clean"
 	@echo "Variables: ARGS=\"<hv opts> -- <dom0 args> -- <domU args>\"  V=1  STRIP=N  KVM=0|1"
-.PHONY: test grade host-tests clean help
+.PHONY: test grade host-tests release check-markers clean help
 
 bench: $(HV) deps-qemu
 	@$(PYTHON) tools/bench.py
