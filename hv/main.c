@@ -8,6 +8,9 @@
  */
 #include "hv/hv.h"
 
+/* Far above the identity map of machine memory (kern/paging.c): never mapped. */
+#define HOST_FAULT_ADDR 0x7e0000000000UL
+
 const struct vcpu_ops *vcpu_ops;
 extern u64 *m2p;
 extern const u8 guest_image[], guest_image_end[];
@@ -31,6 +34,14 @@ static void choose_backend(void)
 	machine_exit(EXIT_CONFIG);
 }
 
+/* Touch an unmapped address, as a buggy hypervisor would: the page fault must print a
+ * register dump and a backtrace and end the run with the panic status, never reboot. */
+static void host_fault_test(void)
+{
+	printf("pvlab: hostfault=1: reading unmapped address 0x%lx on purpose\n", HOST_FAULT_ADDR);
+	(void)*(volatile u64 *)HOST_FAULT_ADDR;
+}
+
 static void parse_hv_option(const char *w, size_t n)
 {
 	char buf[64];
@@ -43,7 +54,12 @@ static void parse_hv_option(const char *w, size_t n)
 		sched_slice_ms = (unsigned)val;
 		return;
 	}
-	printf("pvlab: bad hypervisor option '%s' (known: sched_ms=1..100); domains follow '--'\n", buf);
+	if (!strcmp(buf, "hostfault=1")) {	/* make test: a host bug must dump and exit */
+		host_fault_test();
+		return;
+	}
+	printf("pvlab: bad hypervisor option '%s' (known: sched_ms=1..100, hostfault=1); "
+	       "domains follow '--'\n", buf);
 	machine_exit(EXIT_CONFIG);
 }
 
