@@ -4,7 +4,8 @@
   (a) the SOLUTION markers agree with labs/manifest.json;
   (b) the reference tree builds and earns full marks, hidden tests included;
   (c) for every lab N: the lab N release is made, committed and builds; its own `make grade`
-      grades labs 0..N only; every test of lab N fails there and every earlier test passes.
+      grades labs 0..N only; every test of lab N fails there, its failure report names a
+      lab N stub (">>> ... lab N: NAME not implemented"), and every earlier test passes.
 
 One line per check, `PASS: <what>` or `FAIL: <what>: <why>`, then `kitcheck: N passed,
 N failed`; the exit status is 1 on any failure.  Releases go to a temporary directory that
@@ -13,6 +14,7 @@ is removed at the end (--keep leaves it).
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -92,6 +94,11 @@ def why_failed(t):
     return "; ".join(l.strip() for l in lines[:4])
 
 
+def names_stub(output, lab):
+    """Does a failure report point at a stub of lab, ">>> ... lab N: NAME not implemented"?"""
+    return re.search(r"^\s*>>> .*\blab %d: \S+ not implemented" % lab, output, re.M) is not None
+
+
 def check_reference(tally, root, jobs, scale, hidden):
     """(b): build the reference tree and check that every test passes."""
     status, out = run_child(["make", "-C", root, "-j%d" % jobs])
@@ -133,8 +140,12 @@ def check_release(tally, root, lab, workdir, jobs, scale, hidden_path):
                 "graded %s" % ", ".join(sorted(set(results) ^ want)))
     for name, t in sorted(results.items(), key=lambda kv: lab_of.get(kv[0], -1)):
         if lab_of.get(name) == lab:
-            tally.check(t["status"] == "failed", "%s: %s fails (%s)" % (what, name, t["extra_data"]["verdict"]),
-                        "it passes with the lab %d stubs: the test does not test lab %d" % (lab, lab))
+            failed = tally.check(t["status"] == "failed",
+                                 "%s: %s fails (%s)" % (what, name, t["extra_data"]["verdict"]),
+                                 "it passes with the lab %d stubs: the test does not test lab %d" % (lab, lab))
+            if failed:
+                tally.check(names_stub(t["output"], lab), "%s: %s names a lab %d function to write"
+                            % (what, name, lab), "no '>>> ... lab %d: NAME not implemented' line" % lab)
         elif lab_of.get(name, lab) < lab:
             tally.check(t["status"] == "passed", "%s: %s passes" % (what, name), why_failed(t))
 
