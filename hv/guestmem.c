@@ -97,3 +97,28 @@ long copy_to_guest(struct vcpu *v, u64 dst, const void *src, size_t n)
 {
 	return copy_guest(v, dst, (void *)src, n, true);
 }
+
+/* Copy the NUL-terminated guest string at src into dst[size], page by page: a string ends
+ * where it ends, so unlike copy_from_guest() we cannot check the whole range first, and a
+ * page after the NUL may well be unmapped.  Returns the length (without the NUL),
+ * -XEN_EFAULT if a byte before the NUL cannot be read, -XEN_E2BIG if no NUL comes within
+ * size - 1 bytes.  dst is always NUL-terminated (empty on error). */
+long copy_string_from_guest(struct vcpu *v, char *dst, u64 src, size_t size)
+{
+	size_t len = 0;
+	if (!size)
+		return -XEN_E2BIG;
+	dst[0] = 0;
+	while (len < size) {	/* the NUL may be byte size - 1 */
+		paddr_t ma;
+		if (src + len < src || guest_walk(v, src + len, false, &ma) < 0)
+			return dst[0] = 0, -XEN_EFAULT;
+		const char *bytes = pa2va(ma);
+		size_t chunk = MIN(size - len, PAGE_SIZE - ((src + len) & (PAGE_SIZE - 1)));
+		for (size_t i = 0; i < chunk; i++, len++)
+			if (!(dst[len] = bytes[i]))
+				return (long)len;
+	}
+	dst[0] = 0;
+	return -XEN_E2BIG;
+}

@@ -73,6 +73,7 @@ int guest_walk(struct vcpu *v, u64 va, bool write, paddr_t *ma);
 long guest_access_ok(struct vcpu *v, u64 va, size_t n, bool write);
 long copy_from_guest(struct vcpu *v, void *dst, u64 src, size_t n);
 long copy_to_guest(struct vcpu *v, u64 dst, const void *src, size_t n);
+long copy_string_from_guest(struct vcpu *v, char *dst, u64 src, size_t size);
 
 /* mm.c (lab 2): direct paging */
 int get_page(struct domain *d, mfn_t mfn);

@@ -75,6 +75,36 @@ TEST(test_console, "console", "console_io: lengths, pointers, pages")
 		 "a range that wraps around: -EFAULT");
 }
 
+TEST(test_copy_string, "copy-string", "strings from the guest: across pages, unterminated, unmapped")
+{
+	char *p1 = alloc_page(), *p2 = alloc_page();
+	if (!check(p2 == p1 + PAGE_SIZE, "two adjacent pages"))
+		return;
+	const char *msg = "a string across two pages";
+	char *s = p2 - 8;
+	memcpy(s, msg, strlen(msg) + 1);
+	check_eq(HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_log, (u64)s), (long)strlen(msg),
+		 "a string across two pages: its length");
+	check_eq(HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_log, (u64)""), 0, "the empty string: 0");
+	/* Exactly PVLAB_LOG_MAX - 1 characters fit; one more does not. */
+	memset(p1, 'y', PVLAB_LOG_MAX);
+	p1[PVLAB_LOG_MAX - 1] = 0;
+	check_eq(HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_log, (u64)p1), PVLAB_LOG_MAX - 1, "the longest string");
+	p1[PVLAB_LOG_MAX - 1] = 'y';
+	p1[PVLAB_LOG_MAX] = 0;
+	check_eq(HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_log, (u64)p1), -XEN_E2BIG, "one byte longer: -E2BIG");
+	/* A string that ends right before unmapped memory is fine; one that runs into it is not. */
+	char *last = pfn_to_virt(start_info->nr_pages) - 4;
+	memcpy(last, "end", 4);
+	check_eq(HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_log, (u64)last), 3, "a string ending at the last byte");
+	memcpy(last, "BAD!", 4);
+	check_eq(HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_log, (u64)last), -XEN_EFAULT,
+		 "a string running off the end of memory: -EFAULT (and not printed)");
+	check_eq(HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_log, 0), -XEN_EFAULT, "NULL: -EFAULT");
+	check_eq(HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_log, NONCANONICAL), -XEN_EFAULT, "non-canonical: -EFAULT");
+	check_eq(HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_log, (u64)-2), -XEN_EFAULT, "a string that wraps: -EFAULT");
+}
+
 TEST(test_copy_to, "copy-to-guest", "the hypervisor writes only where the guest could")
 {
 	xen_extraversion_t ok = "";
