@@ -25,13 +25,8 @@ void console_write(const char *s, size_t n)
 void lab_todo(const char *notice)
 {
 	static const char *said[16];
-	int i;
-	for (i = 0; i < 16 && said[i]; i++)
-		if (said[i] == notice)
-			return;
-	if (i == 16)
+	if (!first_time(said, ARRAY_SIZE(said), notice))
 		return;
-	said[i] = notice;
 	for (const char *p = notice; *p; p++)
 		outb(0xe9, (u8)*p);
 	outb(0xe9, '\n');

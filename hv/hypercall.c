@@ -142,14 +142,8 @@ long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64 a3 UNUSED, u64 a4 UNUSED,
 void lab_stub_warn(struct vcpu *v, int lab, const char *what)
 {
 	static const char *said_once[16];
-	const char **said = v ? v->dom->lab_warned : said_once;
-	int i;
-	for (i = 0; i < 16 && said[i]; i++)
-		if (said[i] == what)
-			return;
-	if (i == 16)
+	if (!first_time(v ? v->dom->lab_warned : said_once, ARRAY_SIZE(said_once), what))
 		return;
-	said[i] = what;
 	if (v)
 		printf("pvlab: lab %d: %s not implemented (d%u)\n", lab, what, v->dom->id);
 	else

@@ -19,6 +19,7 @@ int strcmp(const char *a, const char *b);
 int strncmp(const char *a, const char *b, size_t n);
 char *strchr(const char *s, int c);
 size_t strlcpy(char *d, const char *s, size_t n);
+bool first_time(const char **seen, size_t n, const char *what);
 /* Parse an unsigned number (0x.. hex or decimal) with an optional K/M/G suffix.
  * Returns 0 and sets *out on success, -1 if s is not entirely such a number. */
 int parse_size(const char *s, u64 *out);

@@ -156,3 +156,17 @@ unsigned find_first_zero(const unsigned long *a, unsigned n)
 	}
 	return n;
 }
+
+/* Is this the first time we see the pointer what?  Remembers it in seen[n] (NULL-padded);
+ * once seen[] is full, nothing is new any more, so a flood of notices stays quiet. */
+bool first_time(const char **seen, size_t n, const char *what)
+{
+	size_t i;
+	for (i = 0; i < n && seen[i]; i++)
+		if (seen[i] == what)
+			return false;
+	if (i == n)
+		return false;
+	seen[i] = what;
+	return true;
+}

@@ -30,6 +30,12 @@ int main(void)
 	CHECK(pv_strlcpy(d, "hello", sizeof(d)) == 5);
 	CHECK_STR(d, "hel");
 
+	const char *seen[2] = { 0, 0 };
+	static const char a[] = "a", b[] = "b", c[] = "c";
+	CHECK(first_time(seen, 2, a) && !first_time(seen, 2, a));
+	CHECK(first_time(seen, 2, b) && !first_time(seen, 2, b) && !first_time(seen, 2, a));
+	CHECK(!first_time(seen, 2, c));		/* full: nothing is new any more */
+
 	unsigned long bits[2] = { 0, 0 };
 	set_bit(3, bits);
 	set_bit(64, bits);
