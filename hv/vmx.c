@@ -225,7 +225,8 @@ static const char *settle_controls(void)
 				    CPU_CR3_LOAD_EXITING | CPU_TPR_SHADOW | CPU_MOV_DR_EXITING |
 				    CPU_UNCOND_IO_EXITING | CPU_USE_MSR_BITMAPS |
 				    CPU_MONITOR_EXITING | CPU_SECONDARY_CONTROLS, 0)) ||
-	    (why = settle(&cpu2_ctl, CPU2_WBINVD_EXITING, 0)) ||
+	    /* RDTSCP and INVPCID would #UD without these; under SVM they simply run. */
+	    (why = settle(&cpu2_ctl, CPU2_WBINVD_EXITING, CPU2_ENABLE_RDTSCP | CPU2_ENABLE_INVPCID)) ||
 	    (why = settle(&exit_ctl, EXIT_HOST_ADDR_SPACE_SIZE | EXIT_ACK_INTR_ON_EXIT |
 				     EXIT_SAVE_IA32_EFER | EXIT_LOAD_IA32_EFER, 0)) ||
 	    (why = settle(&entry_ctl, ENTRY_IA32E_MODE_GUEST | ENTRY_LOAD_IA32_EFER, 0)))
