@@ -82,6 +82,10 @@ $(O)/guest/%.o: KCFLAGS += -DPVLAB_GUEST
 ARGS    ?= -- test=hello -- test=hello
 GDBPORT ?= $(shell expr `id -u` % 5000 + 25000)
 
+# EMU=bochs: grade and bench in Bochs (Intel VMX emulation) instead of QEMU; see docs/VMX.md.
+EMU     ?=
+USES_QEMU := $(if $(filter-out qemu,$(EMU)),,deps-qemu)
+
 qemu: $(HV) deps-qemu
 	tools/qemu -G $(HV) "$(ARGS)"
 qemu-nox: $(HV) deps-qemu
@@ -90,9 +94,11 @@ qemu-nox: $(HV) deps-qemu
 qemu-gdb: $(HV) deps-qemu
 	@echo "*** QEMU is waiting for GDB on localhost:$(GDBPORT): run 'make gdb' in another terminal."
 	tools/qemu -g $(GDBPORT) $(HV) "$(ARGS)"
+bochs: $(HV)
+	tools/bochs $(HV) "$(ARGS)"
 gdb: deps-gdb
 	$(GDB) -q -iex "add-auto-load-safe-path $(CURDIR)/.gdbinit" -ex "pvlab-connect $(GDBPORT)" $(HV)
-.PHONY: qemu qemu-nox qemu-gdb gdb
+.PHONY: qemu qemu-nox qemu-gdb bochs gdb
 
 # ---------------------------------------------------------------------------------------
 # Tools: check, and install on Debian/Ubuntu when we can (root or sudo).
@@ -110,8 +116,8 @@ $(HV_OBJS) $(GUEST_OBJS): | deps-build
 test: deps-qemu
 	@$(PYTHON) tools/test.py
 
-grade: $(HV) deps-qemu
-	@$(PYTHON) grade/grade.py $(if $(LAB),--lab $(LAB)) $(if $(TEST),--test '$(TEST)') $(GRADEFLAGS)
+grade: $(HV) $(USES_QEMU)
+	@$(PYTHON) grade/grade.py $(if $(LAB),--lab $(LAB)) $(if $(TEST),--test '$(TEST)') $(if $(EMU),--emu $(EMU)) $(GRADEFLAGS)
 
 host-tests:
 	@$(MAKE) -s -C tests/host
@@ -138,6 +144,7 @@ help:
 	@echo "  make qemu            boot it in QEMU (VGA window, serial here)"
 	@echo "  make qemu-nox        boot it with the serial console on this terminal"
 	@echo "  make qemu-gdb        boot it and wait for GDB on port $(GDBPORT)"
+	@echo "  make bochs           boot it in Bochs (Intel VMX backend; docs/VMX.md)"
 	@echo "  make gdb             attach GDB to a 'make qemu-gdb' run"
 	@echo "  make grade [LAB=N] [TEST=name]   grade your labs"
 	@echo "  make test            the project's own tests (unit, system, lab kit)"
@@ -146,9 +153,9 @@ help:
 	@echo "  make bench           benchmarks"
 	@echo "  make compile_commands.json       for editors (clangd)"
 	@echo "  make clean"
-	@echo "Variables: ARGS=\"<hv opts> -- <dom0 args> -- <domU args>\"  V=1  STRIP=N  KVM=0|1"
+	@echo "Variables: ARGS=\"<hv opts> -- <dom0 args> -- <domU args>\"  V=1  STRIP=N  KVM=0|1  EMU=bochs"
 .PHONY: test grade host-tests release check-markers clean help
 
-bench: $(HV) deps-qemu
-	@$(PYTHON) tools/bench.py
+bench: $(HV) $(USES_QEMU)
+	@$(PYTHON) tools/bench.py $(if $(EMU),--emu $(EMU))
 .PHONY: bench

@@ -159,7 +159,9 @@ def printer(args):
             print("    $ tools/%s %s %s" % (args.emu, shown_path(args.kernel), gradelib.shell_args(o.test)))
             for line in o.run.lines:
                 print("    | " + line)
-        if not o.ok:
+        if o.verdict == "SKIP":     # the launcher's one line says why; no output to show
+            print("    " + o.problems[0])
+        elif not o.ok:
             for line in gradelib.failure_report(o, root_arg, shown_path(o.log)):
                 print("    " + line)
         sys.stdout.flush()

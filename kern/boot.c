@@ -103,6 +103,8 @@ static void parse_mb2(const u8 *mbi)
 
 void boot_parse(u32 magic, u32 info)
 {
+	/* Larger than hv_main's own copy, so that it can still say "too long". */
+	static char cmdline[8192];
 	if (magic == MB2_BOOT_MAGIC)
 		parse_mb2(pa2va(info));
 	else if (info && ((const struct hvm_start_info *)pa2va(info))->magic == PVH_MAGIC)
@@ -110,4 +112,8 @@ void boot_parse(u32 magic, u32 info)
 	else
 		panic("unknown boot protocol (eax=%x, ebx=%x): boot with QEMU -kernel or GRUB multiboot2",
 		      magic, info);
+	/* The boot loader's copy lies in memory that mm_init() hands out (GRUB puts its
+	 * information above the image), so keep our own before anything is allocated. */
+	strlcpy(cmdline, boot.cmdline, sizeof(cmdline));
+	boot.cmdline = cmdline;
 }

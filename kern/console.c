@@ -23,6 +23,13 @@ void console_putc(char c)
 	outb(COM1, (u8)c);
 }
 
+/* Wait until the UART has sent every byte, so that nothing is lost if the machine stops now. */
+void console_drain(void)
+{
+	for (int i = 0; i < 1000000 && !(inb(COM1 + 5) & 0x40); i++)
+		pause();	/* until the transmitter is empty (LSR.TEMT) */
+}
+
 void console_write(const char *s, size_t n)
 {
 	while (n--)

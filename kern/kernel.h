@@ -15,6 +15,7 @@
 void console_init(void);
 void console_putc(char c);
 void console_write(const char *s, size_t n);
+void console_drain(void);
 int printf(const char *fmt, ...) PRINTF(1, 2);
 int vprintf(const char *fmt, va_list ap);
 NORETURN void panic_at(const char *file, int line, const char *fmt, ...) PRINTF(3, 4);

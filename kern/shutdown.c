@@ -12,6 +12,7 @@ void machine_exit(enum exit_code code)
 {
 	cli();
 	printf("pvlab: exit %s\n", exit_word[code]);
+	console_drain();	/* Bochs stops at once: let the last line out first */
 	outl(0xf4, code);	/* QEMU -device isa-debug-exit,iobase=0xf4: exits (code << 1) | 1 */
 	for (const char *s = "Shutdown"; *s; s++)
 		outb(0x8900, (u8)*s);	/* Bochs: ends the simulation */

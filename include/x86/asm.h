@@ -38,6 +38,7 @@ static inline u64 read_cr0(void) { u64 v; __asm__ volatile("mov %%cr0, %0" : "=r
 static inline u64 read_cr2(void) { u64 v; __asm__ volatile("mov %%cr2, %0" : "=r"(v)); return v; }
 static inline u64 read_cr3(void) { u64 v; __asm__ volatile("mov %%cr3, %0" : "=r"(v)); return v; }
 static inline u64 read_cr4(void) { u64 v; __asm__ volatile("mov %%cr4, %0" : "=r"(v)); return v; }
+static inline void write_cr2(u64 v) { __asm__ volatile("mov %0, %%cr2" :: "r"(v) : "memory"); }
 static inline void write_cr0(u64 v) { __asm__ volatile("mov %0, %%cr0" :: "r"(v) : "memory"); }
 static inline void write_cr3(u64 v) { __asm__ volatile("mov %0, %%cr3" :: "r"(v) : "memory"); }
 static inline void write_cr4(u64 v) { __asm__ volatile("mov %0, %%cr4" :: "r"(v) : "memory"); }
@@ -48,11 +49,16 @@ static inline void invlpg(u64 va) { __asm__ volatile("invlpg (%0)" :: "r"(va) : 
 static inline void lgdt(const struct desc_ptr *d) { __asm__ volatile("lgdt %0" :: "m"(*d)); }
 static inline void lidt(const struct desc_ptr *d) { __asm__ volatile("lidt %0" :: "m"(*d)); }
 static inline void ltr(u16 sel) { __asm__ volatile("ltr %0" :: "r"(sel)); }
+static inline void sgdt(struct desc_ptr *d) { __asm__ volatile("sgdt %0" : "=m"(*d)); }
+static inline void sidt(struct desc_ptr *d) { __asm__ volatile("sidt %0" : "=m"(*d)); }
+static inline u16 str(void) { u16 sel; __asm__ volatile("str %0" : "=r"(sel)); return sel; }
 
 static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
 static inline void hlt(void) { __asm__ volatile("hlt" ::: "memory"); }
 static inline void sti_hlt(void) { __asm__ volatile("sti; hlt" ::: "memory"); }
+/* Take any pending interrupt, then block them again (STI's shadow covers one instruction). */
+static inline void irq_window(void) { __asm__ volatile("sti; nop; cli" ::: "memory"); }
 static inline void pause(void) { __asm__ volatile("pause"); }
 static inline void clts(void) { __asm__ volatile("clts"); }
 static inline void fninit(void) { __asm__ volatile("fninit"); }
