@@ -152,6 +152,8 @@ def printer(args):
     same_dir = os.path.realpath(args.root) == os.path.realpath(os.getcwd())
     root_arg = "" if same_dir else "-C %s " % shlex.quote(shown_path(args.root))
 
+    last_skip = []
+
     def report(o):
         """Print one finished test."""
         print(o.headline())
@@ -159,8 +161,10 @@ def printer(args):
             print("    $ tools/%s %s %s" % (args.emu, shown_path(args.kernel), gradelib.shell_args(o.test)))
             for line in o.run.lines:
                 print("    | " + line)
-        if o.verdict == "SKIP":     # the launcher's one line says why; no output to show
-            print("    " + o.problems[0])
+        if o.verdict == "SKIP":     # the launcher's one line says why (once is enough)
+            if last_skip != o.problems[:1]:
+                print("    " + o.problems[0])
+            last_skip[:] = o.problems[:1]
         elif not o.ok:
             for line in gradelib.failure_report(o, root_arg, shown_path(o.log)):
                 print("    " + line)

@@ -38,7 +38,7 @@ struct vmx_vcpu {
 	u32 insn_error;		/* VM_INSTRUCTION_ERROR after VMX_FAIL_VALID */
 	u32 reason, intr_info, insn_len;
 	u64 qual;
-	char why[64];
+	char why[96];		/* as long as struct domain's crash_why */
 };
 
 /* A VM-execution, VM-exit or VM-entry control field and what the CPU allows in it. */
@@ -231,8 +231,8 @@ static const char *settle_controls(void)
 				     EXIT_SAVE_IA32_EFER | EXIT_LOAD_IA32_EFER, 0)) ||
 	    (why = settle(&entry_ctl, ENTRY_IA32E_MODE_GUEST | ENTRY_LOAD_IA32_EFER, 0)))
 		return why;
-	/* With a TPR shadow, CR8 reads and writes reach the virtual-APIC page, never the real
-	 * TPR, so these exits (on if the CPU insists) are not needed. */
+	/* Exits we do not decode must stay off.  (CR8 needs no exits: with the TPR shadow it
+	 * reaches the virtual-APIC page, never the real TPR.) */
 	if (cpu_ctl.value & (CPU_CR8_LOAD_EXITING | CPU_CR8_STORE_EXITING | CPU_RDTSC_EXITING |
 			     CPU_INVLPG_EXITING))
 		return "VMX insists on CR8, INVLPG or RDTSC exiting (no TRUE controls)";
@@ -396,6 +396,8 @@ static void write_host_state(void)
 
 static void vmx_set_cr(struct vcpu *v, int cr, u64 val);
 
+/* A VMCS for v holding our controls, the host state and a 64-bit ring-0 guest with paging on
+ * at CR3 = cr3 (a machine address); its RIP, RSP and RFLAGS come from v->regs at each entry. */
 static int vmx_vcpu_create(struct vcpu *v, u64 cr3)
 {
 	struct vmx_vcpu *x = zpage();
