@@ -125,7 +125,7 @@ host-tests:
 # Instructors: the student tree of lab N (docs/KIT.md, Releasing) and the marker check.
 release:
 	@test -n "$(LAB)" || { echo "make release: say which lab, e.g. 'make release LAB=1 [DEST=../pvlab-lab1]'" >&2; exit 2; }
-	@$(PYTHON) labs/release.py $(LAB) $(or $(DEST),../pvlab-lab$(LAB)) $(RELEASEFLAGS)
+	@$(PYTHON) labs/release.py $(LAB) $(or $(DEST),../pvlab-lab$(LAB)) $(if $(ONTO),--onto $(ONTO)) $(RELEASEFLAGS)
 
 check-markers:
 	@$(PYTHON) labs/check_markers.py

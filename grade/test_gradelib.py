@@ -361,6 +361,31 @@ class ReleaseTests(unittest.TestCase):
                              stdout=subprocess.PIPE, universal_newlines=True).stdout
         self.assertEqual(log.strip(), "pvlab pvlab lab 1 release")
 
+    def test_onto_course_repository(self):
+        course = os.path.join(self.root, "obj", "course")
+        git = lambda *a, **kw: subprocess.run(["git"] + list(a), check=True, stdout=subprocess.PIPE,
+                                              universal_newlines=True, **kw).stdout.strip()
+        git("init", "-q", "--bare", course)
+        self.release(0, onto=course)
+        shutil.rmtree(self.dest)
+        self.release(1, onto=course)
+        self.assertEqual(git("--git-dir", course, "rev-parse", "lab1^"),
+                         git("--git-dir", course, "rev-parse", "lab0"))   # one history
+        # A student's work on lab 0 merges the lab 1 release.
+        student = os.path.join(self.root, "obj", "student")
+        git("clone", "-q", "-b", "lab0", course, student)
+        write(student, "mine.c", "int my_work;\n")
+        env = dict(os.environ, **release.GIT_IDENTITY)
+        git("add", "mine.c", cwd=student)
+        git("commit", "-q", "-m", "my lab 0", cwd=student, env=env)
+        git("merge", "-q", "--no-edit", "origin/lab1", cwd=student, env=env)
+        with open(os.path.join(student, "labs", "released.json")) as f:
+            self.assertEqual(json.load(f), {"lab": 1})
+        self.assertTrue(os.path.exists(os.path.join(student, "mine.c")))
+        with self.assertRaises(release.ReleaseError):                  # never overwrite a branch
+            shutil.rmtree(self.dest)
+            self.release(1, onto=course)
+
     def test_strip_earlier(self):
         text = self.release(1, strip_earlier=True, git=False)
         self.assertIn("return 0; /* lab 0", text)

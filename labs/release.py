@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """release.py: make the student release of lab N (`make release LAB=N [DEST=dir]`).
 
-    release.py N DEST [--strip-earlier] [--no-git] [--no-build]
+    release.py N DEST [--strip-earlier] [--no-git] [--no-build] [--onto REPO]
 
 Copies the files git tracks, minus the manifest's "instructor_only" paths, into the empty or
 new directory DEST.  In each file with SOLUTION markers it keeps the student stub of labs
@@ -9,6 +9,9 @@ new directory DEST.  In each file with SOLUTION markers it keeps the student stu
 marker lines.  It writes labs/released.json ({"lab": N}: `make grade` there grades labs
 0..N), checks that no line of a stripped solution is left anywhere in DEST, commits it all
 as a new git repository (unless --no-git) and checks that it builds (unless --no-build).
+With --onto REPO it also commits the release as branch labN of the course repository REPO,
+on top of branch lab(N-1), so that one history runs through all releases and students can
+`git merge origin/labN` into their work.
 """
 import argparse
 import fnmatch
@@ -18,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "labs"))
@@ -153,6 +157,45 @@ def git_commit(dest, lab):
     return r.stdout.strip()
 
 
+def git(args, env=None, cwd=None):
+    """Run git; its stdout stripped, or ReleaseError with what it said."""
+    r = subprocess.run(["git"] + args, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, universal_newlines=True)
+    if r.returncode:
+        raise ReleaseError("'git %s' failed: %s" % (" ".join(args), r.stderr.strip()))
+    return r.stdout.strip()
+
+
+def publish(dest, repo, lab):
+    """Commit the release in dest as branch lab<N> of the course repository repo, on top of
+    branch lab<N-1> when it has one, so that students who cloned an earlier release can
+    'git merge origin/labN' (separate one-commit repositories would have unrelated
+    histories).  repo's work tree and current branch are not touched.  Returns the hash."""
+    gitdir = os.path.join(repo, git(["rev-parse", "--git-dir"], cwd=repo))
+    branch = "refs/heads/lab%d" % lab
+    if subprocess.run(["git", "--git-dir", gitdir, "rev-parse", "-q", "--verify", branch],
+                      stdout=subprocess.DEVNULL).returncode == 0:
+        raise ReleaseError("%s already has a branch lab%d: delete it first" % (repo, lab))
+    prev = subprocess.run(["git", "--git-dir", gitdir, "rev-parse", "-q", "--verify",
+                           "refs/heads/lab%d" % (lab - 1)], stdout=subprocess.PIPE,
+                          universal_newlines=True).stdout.strip()
+    fd, index = tempfile.mkstemp(prefix="release-index-")
+    os.close(fd)
+    os.unlink(index)            # git wants to create the index itself
+    env = dict(os.environ, GIT_INDEX_FILE=index, **GIT_IDENTITY)
+    try:
+        base = ["--git-dir", gitdir, "--work-tree", dest]
+        git(base + ["add", "-A"], env=env)
+        tree = git(base + ["write-tree"], env=env)
+        commit = git(base + ["commit-tree", tree, "-m", "pvlab lab %d release" % lab]
+                     + (["-p", prev] if prev else []), env=env)
+        git(["--git-dir", gitdir, "update-ref", branch, commit, ""], env=env)
+    finally:
+        if os.path.exists(index):
+            os.unlink(index)
+    return commit[:7], prev[:7] or None
+
+
 def build(dest, jobs):
     """Run make in dest; ReleaseError with the end of its output if it fails."""
     r = subprocess.run(["make", "-C", dest, "-j%d" % jobs], stdout=subprocess.PIPE,
@@ -169,7 +212,7 @@ def check_dest(dest):
 
 
 def make_release(root, lab, dest, strip_earlier=False, git=True, do_build=True, jobs=None,
-                 log=print):
+                 log=print, onto=None):
     """Make the lab `lab` release of the tree at root in dest (see the module docstring);
     raises ReleaseError, leaving no half-made release behind."""
     manifest = gradelib.load_manifest(root)
@@ -201,6 +244,11 @@ def make_release(root, lab, dest, strip_earlier=False, git=True, do_build=True, 
                ", ".join(map(str, stubbed)) or "(none)"))
         if git:
             log("release: committed %s \"pvlab lab %d release\"" % (git_commit(dest, lab), lab))
+        if onto:
+            commit, prev = publish(dest, onto, lab)
+            log("release: %s: branch lab%d is %s, %s" % (
+                onto, lab, commit, "on top of lab%d (%s)" % (lab - 1, prev) if prev
+                else "a new history" + (" (no branch lab%d there)" % (lab - 1) if lab else "")))
         if do_build:
             build(dest, jobs or os.cpu_count() or 1)
             log("release: 'make -C %s' builds" % dest)
@@ -233,10 +281,14 @@ def main(argv):
     p.add_argument("--no-build", action="store_true", help="do not check that DEST builds")
     p.add_argument("-j", "--jobs", type=int, default=None, help="make -j for the build check")
     p.add_argument("--root", default=ROOT, help="the reference tree (default: this one)")
+    p.add_argument("--onto", metavar="REPO",
+                   help="also commit the release as branch labN of the course repository REPO, "
+                        "on top of its branch lab(N-1), so students can 'git merge origin/labN'")
     args = p.parse_args(argv)
     try:
         make_release(os.path.abspath(args.root), args.lab, os.path.abspath(args.dest),
-                     args.strip_earlier, not args.no_git, not args.no_build, args.jobs)
+                     args.strip_earlier, not args.no_git, not args.no_build, args.jobs,
+                     onto=os.path.abspath(args.onto) if args.onto else None)
     except (ReleaseError, gradelib.ManifestError) as e:
         print("release: " + str(e), file=sys.stderr)
         return 1
