@@ -37,9 +37,9 @@ long do_console_io(struct vcpu *v, u64 cmd, u64 count, u64 buffer, u64 a4 UNUSED
 #if SOLUTION(1)
 	if (cmd != CONSOLEIO_write)
 		return -XEN_ENOSYS;
-	/* count is an int in the ABI: a negative one arrives sign-extended as a huge u64
-	 * (or as a 32-bit value with the top bit set), and both are refused here. */
-	if ((s64)count < 0 || (s32)count < 0 || count > CONSOLEIO_MAX)
+	/* count is an int in the ABI: a negative one arrives sign-extended as a huge u64, or
+	 * as a 32-bit value with the top bit set; compared unsigned, both exceed the limit. */
+	if (count > CONSOLEIO_MAX)
 		return -XEN_EINVAL;
 	if (guest_access_ok(v, buffer, count, false) < 0)
 		return -XEN_EFAULT;	/* all or nothing: no half-printed line */
