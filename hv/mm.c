@@ -138,7 +138,9 @@ int get_page_type(struct domain *d, mfn_t mfn, int type)
 	}
 	if (is_table_type(type)) {
 		/* Count first: a table that (illegally) refers to itself then sees itself as
-		 * busy with this type and is refused instead of recursing. */
+		 * busy with this type and is refused (-XEN_EBUSY), instead of being retyped to
+		 * level n-1 in the middle of its own validation -- a corrupted type that would
+		 * end in a writable mapping of a live page table. */
 		f->type = (u8)type;
 		f->type_count = 1;
 		int r = validate_table(d, mfn, type);

@@ -80,7 +80,7 @@
 #define __HYPERVISOR_xsm_op			27
 #define __HYPERVISOR_nmi_op			28
 #define __HYPERVISOR_sched_op			29	/* core */
-#define __HYPERVISOR_callback_op		30	/* lab 3 */
+#define __HYPERVISOR_callback_op		30	/* not yet: lab 3 uses hvm_op */
 #define __HYPERVISOR_xenoprof_op		31
 #define __HYPERVISOR_event_channel_op		32	/* lab 4 */
 #define __HYPERVISOR_physdev_op			33
@@ -142,7 +142,7 @@ struct sched_shutdown {
 typedef char xen_extraversion_t[16];
 #define XENVER_capabilities	3	/* OUT arg: xen_capabilities_info_t */
 typedef char xen_capabilities_info_t[1024];
-#define XENVER_get_features	6	/* lab 3 */
+#define XENVER_get_features	6	/* not yet */
 #define PVLAB_VERSION_MAJOR	4
 #define PVLAB_VERSION_MINOR	19
 
