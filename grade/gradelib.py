@@ -279,21 +279,30 @@ def load_hidden(path, manifest):
 
 
 def load_system(root):
-    """The system tests of ROOT/tests/system.json ({"tests": [...]}, points optional)."""
-    path = os.path.join(root, "tests", "system.json")
-    data, text = read_json(path)
-    rel = "tests/system.json"
-    if not isinstance(data, dict) or not isinstance(data.get("tests"), list):
-        raise ManifestError("%s:1: must be an object with a 'tests' list" % rel)
-    errs = []
-    for spec in data["tests"]:
-        name = spec.get("name") if isinstance(spec, dict) else None
-        errs += check_test(spec, "%s:%d" % (rel, json_line(text, '"%s"' % name)), system=True)
-    names = [t.get("name") for t in data["tests"] if isinstance(t, dict)]
-    errs += ["%s:1: test %s appears twice" % (rel, n) for n in sorted({x for x in names if names.count(x) > 1})]
+    """The system tests of ROOT/tests/system.json and ROOT/tests/system/*.json (one file per
+    area, so that work on different areas adds tests without touching one shared list); each
+    file is {"tests": [...]}, points optional, and names are unique across all of them."""
+    paths = [os.path.join(root, "tests", "system.json")]
+    extra = os.path.join(root, "tests", "system")
+    if os.path.isdir(extra):
+        paths += [os.path.join(extra, f) for f in sorted(os.listdir(extra)) if f.endswith(".json")]
+    errs, specs, names = [], [], []
+    for path in paths:
+        data, text = read_json(path)
+        rel = os.path.relpath(path, root)
+        if not isinstance(data, dict) or not isinstance(data.get("tests"), list):
+            errs.append("%s:1: must be an object with a 'tests' list" % rel)
+            continue
+        for spec in data["tests"]:
+            name = spec.get("name") if isinstance(spec, dict) else None
+            errs += check_test(spec, "%s:%d" % (rel, json_line(text, '"%s"' % name)), system=True)
+            if name in names:
+                errs.append("%s:%d: test %s appears twice" % (rel, json_line(text, '"%s"' % name), name))
+            names.append(name)
+        specs += data["tests"]
     if errs:
         raise ManifestError(errs)
-    return [Test(None, spec) for spec in data["tests"]]
+    return [Test(None, spec) for spec in specs]
 
 
 def released_lab(root):
