@@ -328,6 +328,7 @@ void domain_crash(struct domain *d, const char *fmt, ...)
 	guest_console_flush(d);
 	printf("pvlab: d%u crashed: %s\n", d->id, d->crash_why);
 	guest_dump(&d->vcpu);
+	trace_dump(d->id, TRACE_DUMP);
 	domain_end(d, SHUTDOWN_crash);
 }
 

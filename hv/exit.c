@@ -149,6 +149,7 @@ static void handle_exception(struct vcpu *v, struct vm_exit *e)
 
 void handle_exit(struct vcpu *v, struct vm_exit *e)
 {
+	trace_exit(v, e);
 	v->exits++;
 	time_stress_step(v->dom);
 	switch (e->reason) {
@@ -174,6 +175,7 @@ void handle_exit(struct vcpu *v, struct vm_exit *e)
 		domain_crash(v->dom, "%s %lx (info %lx)", e->why, e->raw, e->info);
 		break;
 	}
+	trace_exit_done(v, e);
 }
 
 /* Registers, control state and the top of the guest stack, for a crash report. */

@@ -112,6 +112,12 @@ long do_multicall(struct vcpu *v, u64 calls, u64 nr_calls, u64, u64, u64);
 long do_xen_version(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);
 long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);
 
+/* trace.c: the exit trace, the last VM exits (crash dumps; GDB's `pvlab trace`) */
+#define TRACE_DUMP 16		/* exits a crash dump shows */
+void trace_exit(struct vcpu *v, const struct vm_exit *e);
+void trace_exit_done(struct vcpu *v, const struct vm_exit *e);
+void trace_dump(int dom, unsigned n);	/* dom < 0: every domain's */
+
 /* console.c */
 void guest_console_putc(struct domain *d, char c);
 void guest_console_flush(struct domain *d);

@@ -69,5 +69,6 @@ void panic_at(const char *file, int line, const char *fmt, ...)
 	va_end(ap);
 	printf("\n");
 	dump_backtrace(read_rbp());
+	hv_panic_dump();
 	machine_exit(EXIT_PANIC);
 }

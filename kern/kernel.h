@@ -90,5 +90,6 @@ void udelay(unsigned us);
 /* ---- the hypervisor proper (hv/) ---- */
 NORETURN void hv_main(const char *cmdline);
 void hv_timer_tick(void);
+void hv_panic_dump(void);	/* in a crash dump: what the hypervisor last did */
 
 #endif

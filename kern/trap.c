@@ -102,5 +102,6 @@ void trap(struct trapframe *tf)
 		return;
 	dump_trapframe(tf);
 	dump_backtrace(tf->rbp);
+	hv_panic_dump();
 	machine_exit(EXIT_PANIC);
 }
