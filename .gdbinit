@@ -29,3 +29,6 @@ Load the PV guest kernel's symbols (obj/guest/guest.elf) as well.
 end
 
 echo pvlab: symbols from obj/hv.elf; 'pvlab-guest-symbols' adds the guest's.\n
+
+# The `pvlab` commands (tools/gdb/pvlab.py, docs/GDB.md): domains, vcpu, frame, walk, trace.
+source tools/gdb/pvlab.py

@@ -6,6 +6,8 @@ Suites (each prints its own closing "N passed, N failed" line, which we add up):
   build     the hypervisor image builds with -Werror
   grader    the grader's own unit tests (grade/test_gradelib.py)
   system    the hypervisor core's system tests under QEMU (tests/system.json)
+  gdb       the GDB commands (tools/gdb/pvlab.py) against a stopped QEMU (tests/system/gdb.py);
+            skipped when GDB is missing
   kit       the lab kit's proof: reference full marks; each lab's release fails exactly
             its own tests and passes the earlier labs' (grade/kitcheck.py)
   bochs     the VMX backend's system tests under Bochs, skipped when no VMX-capable
@@ -26,6 +28,7 @@ SUITES = [
     ("build", ["make", "-s", "-j" + JOBS]),
     ("grader", [PY, "grade/test_gradelib.py"]),
     ("system", [PY, "grade/grade.py", "--system"]),
+    ("gdb", [PY, "tests/system/gdb.py"]),
     ("kit", [PY, "grade/kitcheck.py"]),
     ("bochs", [PY, "grade/grade.py", "--system", "--emu", "bochs"]),
 ]
