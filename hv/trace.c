@@ -135,7 +135,9 @@ void trace_dump(int dom, unsigned n)
 		if (dom < 0 || trace_ring[first % TRACE_SIZE].dom == dom)
 			found++;
 	}
-	if (dom < 0)
+	if (!found)
+		printf("pvlab: no VM exits recorded%s\n", dom < 0 ? " yet" : " for this domain");
+	else if (dom < 0)
 		printf("pvlab: last %lu exits (of %lu), oldest first:\n", found, trace_seq);
 	else
 		printf("pvlab: last %lu exits of d%d, oldest first:\n", found, dom);
