@@ -213,11 +213,14 @@ class Trace:
         return self.reasons[i].string() if 0 <= i <= hi else "?%d" % i
 
     def line(self, seq, r, newest_tsc):
-        us = (newest_tsc - int(r["tsc"])) * 1000 // self.khz if self.khz else 0
+        """One record in one line; newest_tsc None: without the time."""
         why = self.reason(r)
         arg, done = int(r["arg"]), int(r["done"])
-        text = "#%-6d %8d us before  d%d %-12s rip %016x" % (seq, us, int(r["dom"]), why,
-                                                                 int(r["rip"]))
+        text = "#%-6d " % seq
+        if newest_tsc is not None:
+            us = (newest_tsc - int(r["tsc"])) * 1000 // self.khz if self.khz else 0
+            text += "%8d us before  " % us
+        text += "d%d %-12s rip %016x" % (int(r["dom"]), why, int(r["rip"]))
         if why == "hypercall":
             name = "?"
             if arg <= self.hcalls.type.range()[1] and int(self.hcalls[arg]):
@@ -302,7 +305,7 @@ The registers are v->regs, the truth between two VM entries (hv/vcpu.h)."""
     t = Trace()
     last = t.records(1, int(d["id"]))
     if last:
-        print("  last exit: " + t.line(last[0][0], last[0][1], int(last[0][1]["tsc"])))
+        print("  last exit: " + t.line(last[0][0], last[0][1], None))
     else:
         print("  last exit: none recorded")
     print("  upcall vector %d, upcall due %s, timer deadline %d ns" % (
