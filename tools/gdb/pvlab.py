@@ -441,6 +441,9 @@ class Pvlab(gdb.Command):
 def make_command(name, fn):
     class Sub(gdb.Command):
         def invoke(self, arg, from_tty):
+            if not gdb.selected_inferior().pid:
+                raise gdb.GdbError("pvlab %s: not attached: run `make qemu-gdb` and `make gdb` "
+                                   "(or pvlab-connect PORT)" % name)
             try:
                 with Phys():
                     fn(arg)
