@@ -5,6 +5,7 @@
  * make this code fault or reach another domain: at worst it crashes itself.
  */
 #include "hv/hv.h"
+#include "hv/trace.h"
 
 /* Port 0xE9: the debug console, as in Bochs, QEMU and Xen HVM.  Guests print here before
  * (or without) the console_io hypercall; the output goes to the same "(dN) " lines. */
@@ -175,7 +176,7 @@ void handle_exit(struct vcpu *v, struct vm_exit *e)
 		domain_crash(v->dom, "%s %lx (info %lx)", e->why, e->raw, e->info);
 		break;
 	}
-	trace_exit_done(v, e);
+	trace_exit_done(v);
 }
 
 /* Registers, control state and the top of the guest stack, for a crash report. */

@@ -112,10 +112,9 @@ long do_multicall(struct vcpu *v, u64 calls, u64 nr_calls, u64, u64, u64);
 long do_xen_version(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);
 long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);
 
-/* trace.c: the exit trace, the last VM exits (crash dumps; GDB's `pvlab trace`) */
+/* trace.c: the exit trace, the last VM exits (crash dumps; GDB's `pvlab trace`); the
+ * recording half is inline in trace.h */
 #define TRACE_DUMP 16		/* exits a crash dump shows */
-void trace_exit(struct vcpu *v, const struct vm_exit *e);
-void trace_exit_done(struct vcpu *v, const struct vm_exit *e);
 void trace_dump(int dom, unsigned n);	/* dom < 0: every domain's */
 
 /* console.c */

@@ -189,9 +189,10 @@ def guest_cr3(d):
 class Trace:
     """The exit trace ring of hv/trace.c."""
     def __init__(self):
-        self.ring = sym("trace_ring")
+        t = sym("trace")
+        self.ring = t["rec"]
         self.size = self.ring.type.range()[1] + 1
-        self.seq = int(sym("trace_seq"))
+        self.seq = int(t["seq"])
         self.reasons = sym("trace_reason_name")
         self.hcalls = sym("trace_hypercall_name")
         self.khz = int(sym("tsc_khz"))
@@ -222,10 +223,12 @@ class Trace:
             text += "%8d us before  " % us
         text += "d%d %-12s rip %016x" % (int(r["dom"]), why, int(r["rip"]))
         if why == "hypercall":
-            name = "?"
-            if arg <= self.hcalls.type.range()[1] and int(self.hcalls[arg]):
-                name = self.hcalls[arg].string()
-            text += "  %s(%d)" % (name, arg)
+            nr = self.hcalls.type.range()[1] + 1
+            if arg < nr:
+                name = self.hcalls[arg].string() if int(self.hcalls[arg]) else "unknown"
+                text += "  %s(%d)" % (name, arg)
+            else:
+                text += "  number >= %d" % nr
             if done:
                 text += " = %d" % int(r["result"])
         elif why in ARG_LABEL:
@@ -234,7 +237,7 @@ class Trace:
 
 
 ARG_LABEL = {"io": "port", "msr-read": "msr", "msr-write": "msr", "cr-write": "cr",
-             "exception": "vector", "forbidden": "code", "unhandled": "code"}
+             "exception": "vector"}
 
 
 # ---- the commands ------------------------------------------------------------------------
@@ -275,7 +278,7 @@ the frame table says it owns (its pages plus the shared-info page)."""
             int(v["exits"]), end))
     if cur_dom is not None:
         print("* = current: its vCPU is running, or its exit is being handled")
-    print("backend %s; exits recorded %d (pvlab trace)" % (backend(), int(sym("trace_seq"))))
+    print("backend %s; exits recorded %d (pvlab trace)" % (backend(), int(sym("trace")["seq"])))
 
 
 @command("vcpu")
