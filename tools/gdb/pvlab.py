@@ -13,7 +13,8 @@ CPU stopped -- in the hypervisor or inside a guest, whose CR3 does not map the h
 
 Adding a command (lab 4's `evtchn`, lab 5's `grants`, lab 6's `ring`): write one function
 taking the argument string, decorate it with @command("NAME"), give it a docstring (its
-`help`), and use the helpers below: domain(), frames(), table(), guest_cr3(), pte_flags().
+`help`), and use the helpers below: domain(), Frames(), table(), walk(), guest_to_machine(),
+guest_cr3(), backend_state(), describe(), pte_flags(), Trace().
 """
 import struct
 
@@ -159,6 +160,35 @@ def pte_flags(e):
 def table(mfn):
     """The 512 entries of page-table frame mfn."""
     return u64s(mfn << PAGE_SHIFT, 512)
+
+
+def walk(root, va):
+    """Walk va from the L4 at mfn root as the MMU would: ([(level, table mfn, index, entry)],
+    machine address or None, where it stopped)."""
+    steps, mfn = [], root
+    for level in (4, 3, 2, 1):
+        idx = (va >> (PAGE_SHIFT + 9 * (level - 1))) & 511
+        e = table(mfn)[idx]
+        steps.append((level, mfn, idx, e))
+        if not e & 1:
+            return steps, None, "L%d: entry %d is not present" % (level, idx)
+        if level > 1 and e & (1 << 7):
+            return steps, None, "L%d: a superpage (PS), which pvlab guests may not map" % level
+        mfn = (e & ADDR_MASK) >> PAGE_SHIFT
+    return steps, (mfn << PAGE_SHIFT) | (va & 0xfff), None
+
+
+def guest_to_machine(d, va, cmd):
+    """The machine address of d's virtual address va through its live page tables (for
+    commands given a guest pointer, such as a ring's address), or a one-line error."""
+    cr3 = guest_cr3(d)
+    if cr3 is None:
+        raise gdb.GdbError("pvlab %s: the %s backend keeps CR3 where GDB cannot read it"
+                           % (cmd, backend()))
+    ma = walk(cr3 >> PAGE_SHIFT, va)[1]
+    if ma is None:
+        raise gdb.GdbError("pvlab %s: d%d does not map %#x" % (cmd, int(d["id"]), va))
+    return ma
 
 
 def backend():
@@ -384,21 +414,15 @@ than CR3 (needed under VMX, where CR3 lives in the VMCS)."""
     print("d%d va %#x: L4 %#x, indices %d %d %d %d, offset %#x" % (
         int(d["id"]), va, root, (va >> 39) & 511, (va >> 30) & 511, (va >> 21) & 511,
         (va >> 12) & 511, va & 0xfff))
-    mfn = root
-    for level in (4, 3, 2, 1):
-        idx = (va >> (12 + 9 * (level - 1))) & 511
-        e = table(mfn)[idx]
+    steps, ma, stop = walk(root, va)
+    for level, mfn, idx, e in steps:
         print("  L%d  table %#-8x %s" % (level, mfn, describe(frames[mfn])))
         print("      [%3d] = %016x  %s" % (idx, e, pte_flags(e) or "(not present)"))
-        if not e & 1:
-            print("  stops at L%d: entry %d is not present" % (level, idx))
-            return
-        if level > 1 and e & (1 << 7):
-            print("  stops at L%d: a superpage (PS), which pvlab guests may not map" % level)
-            return
-        mfn = (e & ADDR_MASK) >> PAGE_SHIFT
-    print("  => mfn %#x, machine address %#x" % (mfn, (mfn << PAGE_SHIFT) | (va & 0xfff)))
-    print("     frame: %s" % describe(frames[mfn]))
+    if ma is None:
+        print("  stops at " + stop)
+        return
+    print("  => mfn %#x, machine address %#x" % (ma >> PAGE_SHIFT, ma))
+    print("     frame: %s" % describe(frames[ma >> PAGE_SHIFT]))
 
 
 @command("trace")
