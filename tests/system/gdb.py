@@ -148,7 +148,12 @@ def reference(ok):
                          "do_debug_op if cmd == 4",
                          [("domains", "pvlab domains"), ("vcpu", "pvlab vcpu 0"),
                           ("trace", "pvlab trace 8 d0"), ("walk", walk_then_frame(0, VA)),
-                          ("help", "help pvlab trace"), ("bad", "pvlab walk 7 0")])
+                          ("help", "help pvlab trace"), ("bad", "pvlab walk 7 0"),
+                          # the VMX backend's branch: CR3 is in the VMCS, out of GDB's reach
+                          ("vmx", "set var vcpu_ops = &vmx_ops"), ("vmxvcpu", "pvlab vcpu 0"),
+                          ("vmxwalk", "pvlab walk 0 %#x" % VA),
+                          ("vmxroot", "python gdb.execute('pvlab walk 0 %#x ' + "
+                                      "re.search(r'L4 (0x[0-9a-f]+)', w).group(1))" % VA)])
     m = re.search(r"^\(d0\) gdb: mapped mfn ([0-9a-f]+) at va [0-9a-f]+, l4 ([0-9a-f]+)$",
                   qout, re.M)
     ver = re.search(r"^\(d0\) gdb: xen_version (\d+), then the stop$", qout, re.M)
@@ -193,6 +198,13 @@ def reference(ok):
     ok("Usage: pvlab trace" in get("help", ""), "help pvlab trace", get("help", ""))
     ok(get("bad", "").strip() == "pvlab walk: no domain d7 (domains: d0 d1)",
        "a bad domain id: one line saying which exist", get("bad", ""))
+    ok(re.search(r"cr3 \(in the VMCS: unreadable\)", get("vmxvcpu", "")),
+       "vmx backend: vcpu says CR3 is out of reach", get("vmxvcpu", ""))
+    ok(get("vmxwalk", "").strip() == "pvlab walk: the vmx backend keeps CR3 where GDB cannot "
+       "read it: give the L4's mfn (pvlab walk DOM VA L4-MFN)",
+       "vmx backend: walk without a root says what to give", get("vmxwalk", ""))
+    ok(re.search(r"^  => mfn %#x, machine address" % mfn, get("vmxroot", ""), re.M),
+       "vmx backend: walk with the L4 given", get("vmxroot", ""))
 
 
 def student(ok):
