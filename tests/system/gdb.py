@@ -193,7 +193,7 @@ def reference(ok):
     fr = get("frame", "")
     ok(re.search(r"^mfn %#x .*: owner d0  type writable  type_count 2  count 3  flags -$" % mfn,
                  fr, re.M), "frame: owner d0, writable, 2 type refs, 3 refs (alloc + 2 maps)", fr)
-    ok(len(re.findall(r"^  mapped by L1 table 0x[0-9a-f]+ entry \d+: [0-9a-f]{16}  P W U", fr,
+    ok(len(re.findall(r"^  mapped by d0's L1 table 0x[0-9a-f]+ entry \d+: [0-9a-f]{16}  P W U", fr,
                       re.M)) == 2, "frame: both writable mappings found", fr)
     ok("Usage: pvlab trace" in get("help", ""), "help pvlab trace", get("help", ""))
     ok(get("bad", "").strip() == "pvlab walk: no domain d7 (domains: d0 d1)",

@@ -23,6 +23,7 @@ import gdb
 COMMANDS = {}           # name -> function(arg string); `pvlab NAME` runs it
 PAGE_SHIFT = 12
 ADDR_MASK = 0x000ffffffffff000
+# Mirrors of #defines (not in the debug information): include/x86/hw.h, kern/frame.h.
 PTE_BITS = [(0, "P"), (1, "W"), (2, "U"), (3, "PWT"), (4, "PCD"), (5, "A"), (6, "D"),
             (7, "PS"), (8, "G"), (63, "NX")]
 OWNER_NAMES = {0xffff: "free", 0xfffe: "none (not RAM)", 0x7ff2: "xen"}
@@ -360,7 +361,8 @@ the frame's pfn in the owner's pseudo-physical space (m2p), and the page-table e
 that map it.
 
 Usage: pvlab frame MFN      (a number or expression: pvlab frame 0xc50)
-The mappings are found by scanning the owner's validated page tables."""
+The mappings are found by scanning every domain's validated page tables, so a mapping of
+another domain's frame shows too."""
     if not arg.strip():
         raise gdb.GdbError("pvlab frame: which frame?  Usage: pvlab frame MFN")
     mfn = number(arg, "MFN", "frame")
@@ -374,19 +376,18 @@ The mappings are found by scanning the owner's validated page tables."""
     pfn = int(m2p[mfn]) if int(m2p) else None
     if pfn is not None:
         print("  m2p: pfn %#x" % pfn if pfn != (1 << 64) - 1 else "  m2p: none")
-    d = sym("domains")[owner]
-    cr3 = guest_cr3(d)
+    cr3 = guest_cr3(sym("domains")[owner])
     if cr3 is not None and cr3 >> PAGE_SHIFT == mfn:
         print("  the live page-table root (CR3) of d%d" % owner)
     maps = []
     for m, g in enumerate(frames.all()):
-        if g["owner"] != owner or not 1 <= g["type"] <= 4 or not g["flags"] & 2:
+        if g["owner"] >= max_domains() or not 1 <= g["type"] <= 4 or not g["flags"] & 2:
             continue
         for i, e in enumerate(table(m)):
             if e & 1 and (e & ADDR_MASK) >> PAGE_SHIFT == mfn:
-                maps.append("  mapped by L%d table %#x entry %d: %016x  %s"
-                            % (g["type"], m, i, e, pte_flags(e)))
-    print("\n".join(maps) if maps else "  not mapped by any validated page table of d%d" % owner)
+                maps.append("  mapped by d%d's L%d table %#x entry %d: %016x  %s"
+                            % (g["owner"], g["type"], m, i, e, pte_flags(e)))
+    print("\n".join(maps) if maps else "  not mapped by any validated page table")
 
 
 @command("walk")
