@@ -54,6 +54,11 @@ void sched_yield(void);
 long do_sched_op(struct vcpu *v, u64 cmd, u64 arg);
 extern unsigned sched_slice_ms;
 
+/* fpu.c: each vCPU's x87/SSE registers, switched eagerly */
+void fpu_init(struct vcpu *v);
+void fpu_switch_to(struct vcpu *v);
+void fpu_release(struct vcpu *v);
+
 /* exit.c */
 void handle_exit(struct vcpu *v, struct vm_exit *e);
 void inject_exception(struct vcpu *v, u8 vector, u32 err);

@@ -147,6 +147,7 @@ void sched_run(void)
 			continue;
 		}
 		current = v;
+		fpu_switch_to(v);	/* its own FPU/SSE registers, and nobody else's */
 		need_resched = false;
 		slice_used = 0;
 		time_update(v->dom);	/* a fresh time snapshot at every schedule-in */

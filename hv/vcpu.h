@@ -124,6 +124,7 @@ struct vcpu {
 	u64 timer_deadline;	/* lab 3: one-shot timer in system time (ns), 0 = off */
 	u8 upcall_vector;	/* lab 3: the guest's callback vector, 0 = none yet */
 	bool upcall_due;	/* lab 3: an upcall is owed (upcall_pending went 0 -> 1) */
+	struct fxsave_area fpu;	/* x87/SSE registers while another vCPU has the FPU (fpu.c) */
 };
 
 #endif
