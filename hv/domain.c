@@ -286,8 +286,10 @@ struct domain *domain_build(const char *spec, const void *elf, size_t elf_len, b
 	if (vcpu_ops->vcpu_create(v, p2m[l.pt] << PAGE_SHIFT) < 0)
 		panic("d%u: cannot create its vCPU", id);
 	d->state = DOM_RUNNING;
-	printf("pvlab: d%u: %lu MiB, %s, entry %lx, command line \"%s\"\n", id, mem >> 20,
-	       privileged ? "privileged" : "unprivileged", l.entry, d->cmdline);
+	printf("pvlab: d%u: %lu MiB, %s, entry %lx, command line \"", id, mem >> 20,
+	       privileged ? "privileged" : "unprivileged", l.entry);
+	console_write_untrusted(d->cmdline, strlen(d->cmdline));
+	printf("\"\n");
 	return d;
 }
 

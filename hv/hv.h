@@ -120,6 +120,7 @@ long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);
 /* console.c */
 void guest_console_putc(struct domain *d, char c);
 void guest_console_flush(struct domain *d);
+void guest_console_log(struct domain *d, const char *s);
 long do_console_io(struct vcpu *v, u64 cmd, u64 count, u64 buffer, u64, u64);
 
 /* Print "lab N: <what> not implemented" once per domain, so a stub is easy to spot. */

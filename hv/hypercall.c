@@ -125,7 +125,7 @@ long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64 a3 UNUSED, u64 a4 UNUSED,
 		char s[PVLAB_LOG_MAX];
 		long n = copy_string_from_guest(v, s, arg, sizeof(s));
 		if (n >= 0)
-			printf("pvlab: d%u log: %s\n", v->dom->id, s);
+			guest_console_log(v->dom, s);
 		return n;
 	}
 	case PVLAB_DEBUG_time_stress:
