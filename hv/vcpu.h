@@ -62,6 +62,7 @@ struct vm_exit {
 			u8 cr;		/* 0, 3 or 4 */
 			enum cr_access kind;	/* CR_UNKNOWN: the backend could not decode it */
 			int gpr;	/* CR_MOV: source register, or -1 if not decoded */
+			int lmsw;	/* CR_LMSW: the 16-bit source, or -1 if not known */
 		} cr;
 		struct {
 			u8 vector;
@@ -103,6 +104,7 @@ struct vcpu_ops {
 	u64 (*get_efer)(struct vcpu *v);	/* as the guest sees it (no SVME) */
 	void (*set_efer)(struct vcpu *v, u64 val);
 	int (*get_cpl)(struct vcpu *v);
+	u64 (*get_fs_gs_base)(struct vcpu *v, bool gs);	/* the guest's FS (or GS) base */
 	/* The 3-byte instruction that a hypercall-page stub uses to leave the guest. */
 	void (*hypercall_insn)(u8 insn[3]);
 	/* Print vendor state (control fields, segments) for a crash dump. */

@@ -118,3 +118,118 @@ TEST(test_fpu_crash, "fpu-crash", "fill the FPU/SSE registers, then crash with t
 	__asm__ volatile("ud2");
 	check(false, "still running after a triple fault");
 }
+
+/* Run raw instruction bytes with RAX, RBX, RCX and R8 as given; the vector it faulted with,
+ * or -1. */
+#define CR_BYTES(insn, a, b, c, r8_)                                                  \
+	({                                                                            \
+		register u64 r8v __asm__("r8") = (u64)(r8_);                          \
+		fault_reset();                                                        \
+		__asm__ volatile("1: " insn "\n2:\n" EXTABLE(1b, 2b)                  \
+				 ::"a"((u64)(a)), "b"((u64)(b)), "c"((u64)(c)), "r"(r8v) : "memory"); \
+		last_fault.vector;                                                    \
+	})
+
+u16 hostile_cpu_lmsw_word;	/* LMSW's RIP-relative source */
+
+/* The instruction ran, set CR0.TS and changed nothing else; then clear TS again. */
+static void check_ts_set(int vector, u64 cr0, const char *what)
+{
+	u64 now = read_cr0();
+	check(vector == -1 && now == (cr0 | CR0_TS), "%s: no fault (got %d), CR0 %lx -> %lx", what,
+	      vector, cr0, now);
+	clts();
+}
+
+TEST(test_cr_decode, "cr-decode", "MOV CR with prefixes, REX and ignored mod bits, LMSW in every form: run or fault as on hardware")
+{
+	u64 cr0 = read_cr0() & ~CR0_TS, cr3 = read_cr3(), cr4 = read_cr4();
+	u64 ts = cr0 | CR0_TS, bad = cr0 | CR0_CD;
+	clts();
+	check_ts_set(CR_BYTES(".byte 0x66, 0x0f, 0x22, 0xc0", ts, 0, 0, 0), cr0, "66 mov %rax,%cr0");
+	check_ts_set(CR_BYTES(".byte 0x41, 0x0f, 0x22, 0xc0", bad, 0, 0, ts), cr0, "REX.B: mov %r8,%cr0");
+	check_ts_set(CR_BYTES(".byte 0x41, 0x66, 0x0f, 0x22, 0xc0", ts, 0, 0, bad), cr0,
+		     "REX before a legacy prefix is void: mov %rax,%cr0");
+	check_ts_set(CR_BYTES(".byte 0x2e, 0x3e, 0xf3, 0x66, 0x67, 0x48, 0x0f, 0x22, 0xc0", ts, 0, 0, 0), cr0,
+		     "six prefixes and REX.W");
+	check_ts_set(CR_BYTES(".byte 0x0f, 0x22, 0x00", ts, 0, 0, 0), cr0, "mod 00 is ignored: mov %rax,%cr0");
+	check_ts_set(CR_BYTES(".byte 0x0f, 0x22, 0x43", bad, ts, 0, 0), cr0, "mod 01 is ignored: mov %rbx,%cr0");
+	check_eq(CR_BYTES(".byte 0x66, 0x0f, 0x22, 0xc0", cr0 & ~CR0_PG, 0, 0, 0), EXC_GP,
+		 "66 mov %rax,%cr0 clearing PG: #GP");
+	check_eq(CR_BYTES(".byte 0x66, 0x0f, 0x22, 0xe0", cr4, 0, 0, 0), -1, "66 mov %rax,%cr4 (same value) runs");
+	check_eq(CR_BYTES(".byte 0x66, 0x0f, 0x22, 0xe0", cr4 | CR4_VMXE, 0, 0, 0), EXC_GP,
+		 "66 mov %rax,%cr4 setting VMXE: #GP");
+	check_eq(CR_BYTES(".byte 0x66, 0x0f, 0x22, 0xd8", cr3, 0, 0, 0), -1, "66 mov %rax,%cr3 (own root) runs");
+	check_eq(CR_BYTES(".byte 0xf0, 0x0f, 0x22, 0xc0", ts, 0, 0, 0), EXC_UD, "lock mov %rax,%cr0: #UD");
+
+	u16 word = (u16)ts;
+	check_ts_set(CR_BYTES("lmsw %%ax", ts, 0, 0, 0), cr0, "lmsw %ax");
+	check_ts_set(CR_BYTES(".byte 0x41, 0x0f, 0x01, 0xf0", bad, 0, 0, ts), cr0, "lmsw %r8w");
+	check_eq(CR_BYTES("lmsw %%ax", cr0 & ~(u64)CR0_PE, 0, 0, 0), -1, "lmsw clearing PE runs");
+	check(read_cr0() == cr0, "... and leaves PE set (CR0 %lx)", read_cr0());
+	check_ts_set(CR_BYTES("lmsw (%%rbx)", 0, &word, 0, 0), cr0, "lmsw (%rbx)");
+	check_ts_set(CR_BYTES("lmsw 2(%%rbx,%%rcx,2)", 0, (u64)&word - 8, 3, 0), cr0, "lmsw 2(%rbx,%rcx,2)");
+	u64 quad = ts;	/* 8-byte aligned, so that an index times 8 can name it */
+	check_ts_set(CR_BYTES("lmsw -8(,%%rcx,8)", 0, 0, ((u64)&quad + 8) / 8, 0), cr0, "lmsw -8(,%rcx,8)");
+	hostile_cpu_lmsw_word = (u16)ts;
+	check_ts_set(CR_BYTES("lmsw hostile_cpu_lmsw_word(%%rip)", 0, 0, 0, 0), cr0, "lmsw rip-relative");
+	check_ts_set(CR_BYTES(".byte 0x66, 0x67, 0x0f, 0x01, 0x33", 0, (u64)&word | 1ULL << 32, 0, 0), cr0,
+		     "67 lmsw (%ebx): 32-bit address");
+	u64 fs = rdmsr(MSR_FS_BASE);
+	wrmsr(MSR_FS_BASE, (u64)&word - 0x10);
+	check_ts_set(CR_BYTES(".byte 0x64, 0x0f, 0x01, 0x73, 0x10", 0, 0, 0, 0), cr0, "lmsw %fs:0x10(%rbx)");
+	wrmsr(MSR_FS_BASE, fs);
+	u64 hole = virt_base + start_info->nr_pages * PAGE_SIZE + PAGE_SIZE;
+	check_eq(CR_BYTES("lmsw (%%rbx)", 0, hole, 0, 0), EXC_PF, "lmsw from unmapped memory: #PF");
+	check_eq(CR_BYTES("lmsw (%%rbx)", 0, 0x8000000000000000ULL, 0, 0), EXC_GP,
+		 "lmsw from a non-canonical address: #GP");
+	check(read_cr0() == cr0 && read_cr3() == cr3 && read_cr4() == cr4, "the control registers are as before");
+}
+
+static volatile u64 timer_events;
+
+static void on_timer(unsigned port UNUSED)
+{
+	timer_events++;
+}
+
+/* Wait (at most 1 s of system time, far more than "at once") for one more timer event. */
+static bool timer_fired(u64 before)
+{
+	for (u64 end = get_system_time() + 1000000000ULL; timer_events == before && get_system_time() < end;)
+		pause();
+	return timer_events != before;
+}
+
+TEST(test_timer_signed, "timer-signed", "set_timer_op with bit 63 set is a time in the past: fires at once")
+{
+	long r = time_init();
+	evtchn_set_handler(PVLAB_TIMER_PORT, on_timer);
+	if (!check_eq(r, 0, "map shared info and register the callback vector"))
+		return;
+	static const u64 huge[] = { 1ULL << 63, ~0ULL, 0x8000000000000001ULL, 0xfff0000000000000ULL };
+	for (unsigned i = 0; i < ARRAY_SIZE(huge); i++) {
+		u64 before = timer_events;
+		check_eq(HYPERVISOR_set_timer_op(huge[i]), 0, "set_timer_op(huge) is accepted");
+		check(timer_fired(before), "set_timer_op(%lx) fired", huge[i]);
+	}
+	u64 before = timer_events;
+	check_eq(HYPERVISOR_set_timer_op((1ULL << 62) + get_system_time()), 0, "a time far ahead");
+	check(!timer_fired(before), "... does not fire");
+	HYPERVISOR_set_timer_op(0);
+}
+
+TEST(test_xenver_caps, "xenver-caps", "XENVER_capabilities writes the whole 1024-byte buffer, and no more")
+{
+	u8 *buf = alloc_page();
+	memset(buf, 0xa5, PAGE_SIZE);
+	check_eq(HYPERVISOR_xen_version(XENVER_capabilities, buf), 0, "xen_version(capabilities)");
+	check(!strcmp((char *)buf, "xen-3.0-x86_64"), "the string is xen-3.0-x86_64");
+	size_t n = strlen((char *)buf), zero = 0, beyond = 0;
+	for (size_t i = n; i < sizeof(xen_capabilities_info_t); i++)
+		zero += buf[i] == 0;
+	for (size_t i = sizeof(xen_capabilities_info_t); i < PAGE_SIZE; i++)
+		beyond += buf[i] == 0xa5;
+	check_eq((long)zero, (long)(sizeof(xen_capabilities_info_t) - n), "the rest of the 1024 bytes is NUL");
+	check_eq((long)beyond, (long)(PAGE_SIZE - sizeof(xen_capabilities_info_t)), "nothing past them is written");
+}
