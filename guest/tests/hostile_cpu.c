@@ -233,3 +233,36 @@ TEST(test_xenver_caps, "xenver-caps", "XENVER_capabilities writes the whole 1024
 	check_eq((long)zero, (long)(sizeof(xen_capabilities_info_t) - n), "the rest of the 1024 bytes is NUL");
 	check_eq((long)beyond, (long)(PAGE_SIZE - sizeof(xen_capabilities_info_t)), "nothing past them is written");
 }
+
+#define SPIN_NS 2000000000ULL	/* how long spin-cli keeps interrupts off */
+#define NAPS 20			/* timer-nap: sleeps of NAP_NS, each needing a timer */
+#define NAP_NS 25000000ULL
+
+/* A domain that keeps interrupts off for a long time -- from boot: it never sets IF, which
+ * some emulators need to see before a host interrupt makes a guest exit.  Nobody else's
+ * timer may wait for it.  It spins on the TSC, calibrated against the hypervisor's clock. */
+TEST(test_spin_cli, "spin-cli", "spin 2 s with interrupts off")
+{
+	u64 t0 = (u64)HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_system_time, 0), c0 = rdtsc();
+	spin_tsc(1000000);
+	u64 t1 = (u64)HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_system_time, 0), c1 = rdtsc();
+	if (!check(t1 > t0 && c1 > c0, "the TSC and the system time advance"))
+		return;
+	u64 cycles = SPIN_NS * (c1 - c0) / (t1 - t0);
+	check(!(read_rflags() & RFLAGS_IF), "interrupts are off");
+	printf("spin: start\n");
+	cli();
+	spin_tsc(cycles);
+	printf("spin: end\n");
+}
+
+/* The other side: NAPS sleeps on the one-shot timer, which must fire while spin-cli spins. */
+TEST(test_timer_nap, "timer-nap", "sleep on the timer 20 times while another domain spins")
+{
+	if (!check_eq(time_init(), 0, "map shared info and register the callback vector"))
+		return;
+	for (int i = 0; i < NAPS; i++) {
+		sleep_ns(NAP_NS);
+		printf("woke %d\n", i);
+	}
+}
