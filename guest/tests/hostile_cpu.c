@@ -108,6 +108,33 @@ TEST(test_fpu_mine, "fpu-mine", "my FPU/SSE registers start at reset and stay mi
 	      round, d ? "; changed: " : "", d ? d : "");
 }
 
+/* Leave an unmasked x87 exception pending (a waiting FP instruction would raise #MF) and
+ * MXCSR with every exception unmasked while the hypervisor saves and loads the state: it
+ * must not take the fault itself, and the pending state must come back as it was. */
+TEST(test_fpu_pending, "fpu-pending", "switch FPU state with an x87 exception pending")
+{
+	static const u16 unmasked = 0x0340;	/* all six x87 exceptions unmasked */
+	u32 mxcsr = 0x0000;			/* all SSE exceptions unmasked */
+	__asm__ volatile("fninit; fldcw %0; fld1; fldz; fdivrp %%st(1)" ::"m"(unmasked));
+	__asm__ volatile("ldmxcsr %0" ::"m"(mxcsr));
+	fxsave(&pattern);
+	if (!check(pattern.fsw & 0x84, "a zero-divide is pending (FSW %x)", pattern.fsw))
+		return;
+	int round;
+	const char *d = NULL;
+	for (round = 0; round < FPU_ROUNDS; round++) {
+		HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+		fxsave(&now);
+		if ((d = fpu_diff(&now, &pattern)))
+			break;
+	}
+	check(round == FPU_ROUNDS, "the pending exception survived %d yields%s%s", round,
+	      d ? "; changed: " : "", d ? d : "");
+	__asm__ volatile("fnclex; fninit");
+	mxcsr = MXCSR_RESET;
+	__asm__ volatile("ldmxcsr %0" ::"m"(mxcsr));
+}
+
 TEST(test_fpu_crash, "fpu-crash", "fill the FPU/SSE registers, then crash with them loaded")
 {
 	fill(seed());
