@@ -282,11 +282,14 @@ struct domain *domain_build(const char *spec, const void *elf, size_t elf_len, b
 	v->regs.rsp = l.virt_base + l.pt * PAGE_SIZE;	/* top of the boot stack */
 	v->regs.rsi = l.virt_base + l.start_info * PAGE_SIZE;
 	v->regs.rflags = RFLAGS_FIXED;
+	fpu_init(v);
 	if (vcpu_ops->vcpu_create(v, p2m[l.pt] << PAGE_SHIFT) < 0)
 		panic("d%u: cannot create its vCPU", id);
 	d->state = DOM_RUNNING;
-	printf("pvlab: d%u: %lu MiB, %s, entry %lx, command line \"%s\"\n", id, mem >> 20,
-	       privileged ? "privileged" : "unprivileged", l.entry, d->cmdline);
+	printf("pvlab: d%u: %lu MiB, %s, entry %lx, command line \"", id, mem >> 20,
+	       privileged ? "privileged" : "unprivileged", l.entry);
+	console_write_untrusted(d->cmdline, strlen(d->cmdline));
+	printf("\"\n");
 	return d;
 }
 
@@ -338,6 +341,7 @@ void domain_destroy(struct domain *d)
 {
 	mm_teardown(d);
 	vcpu_ops->vcpu_destroy(&d->vcpu);
+	fpu_release(&d->vcpu);
 	for (mfn_t m = 0; m < frames_total(); m++) {
 		struct frame *f = frame_of(m);
 		if (f->owner != d->id)

@@ -54,6 +54,11 @@ void sched_yield(void);
 long do_sched_op(struct vcpu *v, u64 cmd, u64 arg);
 extern unsigned sched_slice_ms;
 
+/* fpu.c: each vCPU's x87/SSE registers, switched eagerly */
+void fpu_init(struct vcpu *v);
+void fpu_switch_to(struct vcpu *v);
+void fpu_release(struct vcpu *v);
+
 /* exit.c */
 void handle_exit(struct vcpu *v, struct vm_exit *e);
 void inject_exception(struct vcpu *v, u8 vector, u32 err);
@@ -120,6 +125,7 @@ void trace_dump(int dom, unsigned n);	/* dom < 0: every domain's */
 /* console.c */
 void guest_console_putc(struct domain *d, char c);
 void guest_console_flush(struct domain *d);
+void guest_console_log(struct domain *d, const char *s);
 long do_console_io(struct vcpu *v, u64 cmd, u64 count, u64 buffer, u64, u64);
 
 /* Print "lab N: <what> not implemented" once per domain, so a stub is easy to spot. */

@@ -99,7 +99,7 @@ long do_multicall(struct vcpu *v, u64 calls, u64 nr_calls, u64 a3 UNUSED, u64 a4
 long do_xen_version(struct vcpu *v, u64 cmd, u64 arg, u64 a3 UNUSED, u64 a4 UNUSED, u64 a5 UNUSED)
 {
 	static const char extra[sizeof(xen_extraversion_t)] = "-pvlab";
-	static const char caps[] = "xen-3.0-x86_64";
+	static const char caps[sizeof(xen_capabilities_info_t)] = "xen-3.0-x86_64";
 	switch (cmd) {
 	case XENVER_version:
 		return (PVLAB_VERSION_MAJOR << 16) | PVLAB_VERSION_MINOR;
@@ -125,7 +125,7 @@ long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64 a3 UNUSED, u64 a4 UNUSED,
 		char s[PVLAB_LOG_MAX];
 		long n = copy_string_from_guest(v, s, arg, sizeof(s));
 		if (n >= 0)
-			printf("pvlab: d%u log: %s\n", v->dom->id, s);
+			guest_console_log(v->dom, s);
 		return n;
 	}
 	case PVLAB_DEBUG_time_stress:

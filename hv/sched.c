@@ -122,6 +122,15 @@ static struct vcpu *pick_next(int *last)
 	return NULL;
 }
 
+/* The hypervisor has the CPU back -- after a VM exit of any kind (a host interrupt, the
+ * VMX-preemption timer, a hypercall...) whatever the guest's IF, or after idling: the one
+ * place where timers fire and wake their vCPUs, so that no domain's timer waits until
+ * another domain gives the CPU up. */
+static void cpu_back(void)
+{
+	timers_check();
+}
+
 /* Nothing to run: wait for an interrupt, or stop if nothing could ever wake anyone. */
 static void idle(void)
 {
@@ -129,7 +138,7 @@ static void idle(void)
 		if (domains[i].state == DOM_RUNNING && can_wake(&domains[i].vcpu)) {
 			sti_hlt();
 			cli();
-			timers_check();
+			cpu_back();
 			return;
 		}
 	finish("every domain is blocked and nothing can wake them");
@@ -141,12 +150,14 @@ void sched_run(void)
 	lapic_timer_start(1000);
 	for (;;) {
 		reap();
+		cpu_back();	/* wake whoever's timer expired during the last slice first */
 		struct vcpu *v = pick_next(&last);
 		if (!v) {
 			idle();
 			continue;
 		}
 		current = v;
+		fpu_switch_to(v);	/* its own FPU/SSE registers, and nobody else's */
 		need_resched = false;
 		slice_used = 0;
 		time_update(v->dom);	/* a fresh time snapshot at every schedule-in */
@@ -157,9 +168,9 @@ void sched_run(void)
 				time_update(v->dom);
 				last_update = ticks;
 			}
-			timers_check();
 			event_deliver(v);
 			vcpu_ops->run(v, &e);
+			cpu_back();
 			handle_exit(v, &e);
 		}
 		current = NULL;

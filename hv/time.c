@@ -167,13 +167,14 @@ long do_set_timer_op(struct vcpu *v, u64 timeout, u64 a2 UNUSED, u64 a3 UNUSED, 
 #endif // SOLUTION(3)
 }
 
-/* Fire every armed timer whose time has come: VIRQ_TIMER to its vCPU. */
+/* Fire every armed timer whose time has come: VIRQ_TIMER to its vCPU.  Deadlines compare
+ * signed, as Xen's s_time_t: one with bit 63 set is in the past and fires at once. */
 void timers_check(void)
 {
-	u64 now = system_time();
+	s64 now = (s64)system_time();
 	for (int i = 0; i < MAX_DOMAINS; i++) {
 		struct vcpu *v = &domains[i].vcpu;
-		if (domains[i].state == DOM_RUNNING && v->timer_deadline && now >= v->timer_deadline) {
+		if (domains[i].state == DOM_RUNNING && v->timer_deadline && (s64)v->timer_deadline <= now) {
 			v->timer_deadline = 0;
 			evtchn_set_pending(v, PVLAB_TIMER_PORT);
 		}

@@ -79,7 +79,7 @@ def main():
         sys.exit("usage: tools/bench.py [--emu NAME]")
     if not os.path.exists(KERNEL):
         sys.exit("bench: no obj/hv.elf: run make first")
-    lines, times, first, total = run(emu, "-- test=bench-hypercall,bench-paging,bench-time")
+    lines, times, first, total = run(emu, "-- test=bench-hypercall,bench-paging,bench-time,bench-fpu")
     bench, mhz = results(lines)
     if not mhz or "null-hypercall" not in bench:
         print("\n".join(lines[-20:]))
@@ -113,6 +113,11 @@ def main():
         hc = bench["time-hypercall"]
         row("by hypercall", hc, mhz)
         row("from shared info", bench["time-shared-info"], mhz, hc, "of a hypercall")
+    if "fpu-switch" in bench:
+        print("FPU/SSE state, switched eagerly at each change of domain (hv/fpu.c)")
+        y = bench["yield-same-domain"]
+        row("yield, same domain", y, mhz)
+        row("FPU save + restore", bench["fpu-switch"], mhz, y, "of a yield")
 
 
 if __name__ == "__main__":

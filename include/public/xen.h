@@ -140,7 +140,9 @@ struct sched_shutdown {
 #define XENVER_version		0	/* arg unused.  Returns (major << 16) | minor */
 #define XENVER_extraversion	1	/* OUT arg: xen_extraversion_t.  Returns 0 or -EFAULT */
 typedef char xen_extraversion_t[16];
-#define XENVER_capabilities	3	/* OUT arg: xen_capabilities_info_t */
+#define XENVER_capabilities	3	/* OUT arg: xen_capabilities_info_t, all 1024 bytes
+					 * written (the string, NUL-padded) as in Xen.
+					 * Returns 0 or -EFAULT */
 typedef char xen_capabilities_info_t[1024];
 #define XENVER_get_features	6	/* not yet */
 #define PVLAB_VERSION_MAJOR	4
@@ -206,7 +208,8 @@ struct mmuext_op {
 /* ---------------------------------------------------------------------------------------
  * set_timer_op(u64 timeout)                                                         lab 3
  *   Arm this vCPU's one-shot timer for system time `timeout` (ns since boot, as in
- *   vcpu_time_info); 0 cancels.  A timeout already in the past fires at once.  On expiry
+ *   vcpu_time_info); 0 cancels.  A timeout already in the past fires at once -- and, the
+ *   time being signed as Xen's s_time_t, so does any timeout with bit 63 set.  On expiry
  *   the vCPU gets VIRQ_TIMER.  Returns 0.
  *
  * Events (lab 3 builds the first slice, lab 4 the rest).  An event sets bit `port` of
@@ -354,7 +357,7 @@ STATIC_ASSERT(__builtin_offsetof(struct start_info, cmd_line) == 128);
 #define PVLAB_DEBUG_audit	1	/* lab 2: recount every frame; 0 or -XEN_EINVAL */
 #define PVLAB_DEBUG_time_stress	2	/* lab 3: arg != 0: rewrite the time record very often */
 #define PVLAB_DEBUG_system_time	3	/* lab 3 benchmark: the system time, the slow way */
-#define PVLAB_DEBUG_log		4	/* arg: a guest string, printed as "pvlab: dN log: ..."
+#define PVLAB_DEBUG_log		4	/* arg: a guest string, printed as "(dN log) ..."
 					 * (copy_string_from_guest); returns its length,
 					 * -XEN_EFAULT: unreadable before its NUL,
 					 * -XEN_E2BIG: longer than PVLAB_LOG_MAX - 1 */
