@@ -22,12 +22,6 @@ void hv_timer_tick(void)
 		need_resched = true;
 }
 
-/* Could anything wake v while it sleeps?  (Lab 3 adds its one-shot timer, lab 4 events.) */
-static bool can_wake(struct vcpu *v)
-{
-	return v->timer_deadline != 0;
-}
-
 void vcpu_block(struct vcpu *v)
 {
 	v->state = VCPU_BLOCKED;
@@ -126,10 +120,10 @@ static struct vcpu *pick_next(int *last)
 static void idle(void)
 {
 	for (int i = 0; i < MAX_DOMAINS; i++)
-		if (domains[i].state == DOM_RUNNING && can_wake(&domains[i].vcpu)) {
+		if (domains[i].state == DOM_RUNNING && hooks_can_wake(&domains[i].vcpu)) {
 			sti_hlt();
 			cli();
-			timers_check();
+			hooks_timers();
 			return;
 		}
 	finish("every domain is blocked and nothing can wake them");
@@ -149,7 +143,7 @@ void sched_run(void)
 		current = v;
 		need_resched = false;
 		slice_used = 0;
-		time_update(v->dom);	/* a fresh time snapshot at every schedule-in */
+		hooks_switch_in(v);	/* e.g. a fresh time snapshot */
 		u64 last_update = ticks;
 		while (v->state == VCPU_RUNNABLE && v->dom->state == DOM_RUNNING && !need_resched) {
 			struct vm_exit e;
@@ -157,11 +151,12 @@ void sched_run(void)
 				time_update(v->dom);
 				last_update = ticks;
 			}
-			timers_check();
+			hooks_timers();
 			event_deliver(v);
 			vcpu_ops->run(v, &e);
 			handle_exit(v, &e);
 		}
+		hooks_switch_out(v);
 		current = NULL;
 	}
 }
