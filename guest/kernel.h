@@ -78,6 +78,15 @@ void evtchn_upcall(void);		/* the callback vector's handler */
 typedef void (*evtchn_handler_t)(unsigned port);
 void evtchn_set_handler(unsigned port, evtchn_handler_t h);
 extern volatile u64 upcalls;		/* how many upcalls arrived */
+/* lab 4: ports with handlers (run in the upcall); each returns the port or -XEN_Exxx */
+long evtchn_alloc_unbound(domid_t remote, evtchn_handler_t h);	/* remote: DOMID_SELF ok */
+long evtchn_bind_interdomain(domid_t dom, unsigned rport, evtchn_handler_t h);
+long evtchn_bind_virq(unsigned virq, evtchn_handler_t h);
+long evtchn_unbind(unsigned port);		/* close: 0 or error */
+long evtchn_notify(unsigned port);		/* signal the other end: 0 or error */
+void evtchn_mask(unsigned port);
+long evtchn_unmask(unsigned port);		/* delivers what arrived while masked */
+long wait_for_event(unsigned port, u64 timeout_ns);	/* 0, or -XEN_ETIMEDOUT */
 
 /* time: a busy wait of roughly `cycles` TSC ticks (before lab 3's PV clock exists) */
 static inline void spin_tsc(u64 cycles)

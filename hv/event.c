@@ -66,7 +66,7 @@ void send_guest_virq(struct vcpu *v, unsigned virq)
 {
 	unsigned port = virq < NR_VIRQS ? v->dom->virq_to_port[virq] : 0;
 	if (port)
-		evtchn_set_pending(v, port);
+		evtchn_raise(v->dom, port);
 }
 
 /* Is there an unmasked event waiting for v's guest? */

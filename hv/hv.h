@@ -48,7 +48,9 @@ struct domain {
 	 * live here; Xen keeps them per vCPU. */
 	struct evtchn evtchn[EVTCHN_MAX_PORTS];
 	u16 virq_to_port[NR_VIRQS];	/* 0: not bound */
-	u64 poll_mask[EVTCHN_MAX_PORTS / 64];	/* lab 4: ports the vCPU polls (SCHEDOP_poll) */
+	bool polling;			/* lab 4: blocked in SCHEDOP_poll on poll_mask ... */
+	u64 poll_mask[EVTCHN_MAX_PORTS / 64];
+	u64 poll_deadline;		/* ... until this system time (0: none) */
 };
 
 /* The hypervisor's view of d's shared-info page, and of v's slot in it. */
@@ -155,6 +157,11 @@ void event_deliver(struct vcpu *v);
 bool event_pending(struct vcpu *v);
 void event_block(struct vcpu *v);
 long do_hvm_op(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);
+
+/* evtchn.c (lab 4): event channels */
+void evtchn_raise(struct domain *d, unsigned port);
+long do_event_channel_op(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);
+long do_poll(struct vcpu *v, u64 arg);
 
 /* hypercall.c (lab 1) */
 typedef long (*hypercall_fn)(struct vcpu *v, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5);

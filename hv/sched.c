@@ -48,6 +48,8 @@ long do_sched_op(struct vcpu *v, u64 cmd, u64 arg)
 	case SCHEDOP_block:
 		event_block(v);
 		return 0;
+	case SCHEDOP_poll:
+		return do_poll(v, arg);
 	case SCHEDOP_shutdown:
 		if (copy_from_guest(v, &s, arg, sizeof(s)) < 0)
 			return -XEN_EFAULT;

@@ -38,8 +38,8 @@ struct evtchn_alloc_unbound {
  * `remote_dom`, which must be unbound and allocated for the caller.  The local port starts
  * out pending, so that a signal the peer sent before the bind is never lost.
  *     -XEN_ESRCH   remote_dom is not a running domain
- *     -XEN_EINVAL  remote_port is out of range or not unbound
- *     -XEN_EPERM   remote_port is meant for another domain
+ *     -XEN_EINVAL  remote_port is 0, out of range, not unbound, or unbound for another
+ *                  domain (as Xen: a domain cannot tell others' ports apart)
  *     -XEN_ENOSPC  every local port is in use */
 #define EVTCHNOP_bind_interdomain 0
 struct evtchn_bind_interdomain {

@@ -49,6 +49,7 @@
 #define XEN_ERANGE	34
 #define XEN_ENOSYS	38	/* no such hypercall or sub-operation */
 #define XEN_ENOTEMPTY	39
+#define XEN_ETIMEDOUT	110	/* pvlab's guest: wait_for_event() gave up */
 
 /* ---------------------------------------------------------------------------------------
  * Hypercall numbers (Xen's).  The lab that implements each one is on the right.
