@@ -169,6 +169,12 @@ TEST(test_mask, "evtchn-mask", "a masked port stays pending; the unmask delivers
 	u64 before = count_b;
 	check_eq(evtchn_notify((unsigned)a), 0, "signal the other way");
 	check(wait_count(&count_b, before + 1, 1000 * MS), "... delivered at once (unmasked)");
+	evtchn_mask((unsigned)a);
+	evtchn_notify((unsigned)b);
+	check(evtchn_unbind((unsigned)a) == 0 && evtchn_unbind((unsigned)b) == 0,
+	      "close both ends, one masked and pending");
+	long c = evtchn_alloc_unbound(DOMID_SELF, NULL);
+	check(c == a && !is_pending((unsigned)c), "the port number comes back without the stale event");
 }
 
 #define BURST 100
@@ -240,6 +246,11 @@ TEST(test_poll, "evtchn-poll", "SCHEDOP_poll: timeout, already pending, woken by
 	check(took >= 30 * MS && took < 2000 * MS, "... took %lu us", took / 1000);
 	check(HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_exit_count, 0) - exits < 200, "... blocked, not spun");
 	check_eq(evtchn_notify((unsigned)b), 0, "signal it");
+	evtchn_port_t pa = (evtchn_port_t)a;
+	struct sched_poll sp = { .ports = &pa, .nr_ports = 1, .timeout = get_system_time() + 1000 * MS };
+	t0 = get_system_time();
+	check_eq(HYPERVISOR_sched_op(SCHEDOP_poll, &sp), 0, "SCHEDOP_poll on a pending port");
+	check(get_system_time() - t0 < 20 * MS, "... returns at once");
 	t0 = get_system_time();
 	check_eq(wait_for_event((unsigned)a, 1000 * MS), 0, "wait for a port already pending");
 	check(get_system_time() - t0 < 20 * MS, "... returns at once");
