@@ -25,6 +25,7 @@ static const hypercall_fn hypercall_table[NR_HYPERCALLS] = {
 	[__HYPERVISOR_update_va_mapping] = do_update_va_mapping,
 	[__HYPERVISOR_set_timer_op] = do_set_timer_op,
 	[__HYPERVISOR_hvm_op] = do_hvm_op,
+	[__HYPERVISOR_event_channel_op] = do_event_channel_op,
 	[__HYPERVISOR_pvlab_debug_op] = do_debug_op,
 };
 
@@ -141,7 +142,7 @@ long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64 a3 UNUSED, u64 a4 UNUSED,
  * run), so that a student's failing test names the function to write. */
 void lab_stub_warn(struct vcpu *v, int lab, const char *what)
 {
-	static const char *said_once[16];
+	static const char *said_once[64];
 	if (!first_time(v ? v->dom->lab_warned : said_once, ARRAY_SIZE(said_once), what))
 		return;
 	if (v)

@@ -22,12 +22,6 @@ void hv_timer_tick(void)
 		need_resched = true;
 }
 
-/* Could anything wake v while it sleeps?  (Lab 3 adds its one-shot timer, lab 4 events.) */
-static bool can_wake(struct vcpu *v)
-{
-	return v->timer_deadline != 0;
-}
-
 void vcpu_block(struct vcpu *v)
 {
 	v->state = VCPU_BLOCKED;
@@ -54,6 +48,8 @@ long do_sched_op(struct vcpu *v, u64 cmd, u64 arg)
 	case SCHEDOP_block:
 		event_block(v);
 		return 0;
+	case SCHEDOP_poll:
+		return do_poll(v, arg);
 	case SCHEDOP_shutdown:
 		if (copy_from_guest(v, &s, arg, sizeof(s)) < 0)
 			return -XEN_EFAULT;
@@ -128,14 +124,14 @@ static struct vcpu *pick_next(int *last)
  * another domain gives the CPU up. */
 static void cpu_back(void)
 {
-	timers_check();
+	hooks_timers();
 }
 
 /* Nothing to run: wait for an interrupt, or stop if nothing could ever wake anyone. */
 static void idle(void)
 {
 	for (int i = 0; i < MAX_DOMAINS; i++)
-		if (domains[i].state == DOM_RUNNING && can_wake(&domains[i].vcpu)) {
+		if (domains[i].state == DOM_RUNNING && hooks_can_wake(&domains[i].vcpu)) {
 			sti_hlt();
 			cli();
 			cpu_back();
@@ -160,7 +156,7 @@ void sched_run(void)
 		fpu_switch_to(v);	/* its own FPU/SSE registers, and nobody else's */
 		need_resched = false;
 		slice_used = 0;
-		time_update(v->dom);	/* a fresh time snapshot at every schedule-in */
+		hooks_switch_in(v);	/* e.g. a fresh time snapshot */
 		u64 last_update = ticks;
 		while (v->state == VCPU_RUNNABLE && v->dom->state == DOM_RUNNING && !need_resched) {
 			struct vm_exit e;
@@ -173,6 +169,7 @@ void sched_run(void)
 			cpu_back();
 			handle_exit(v, &e);
 		}
+		hooks_switch_out(v);
 		current = NULL;
 	}
 }
