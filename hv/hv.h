@@ -80,6 +80,7 @@ int get_page(struct domain *d, mfn_t mfn);
 void put_page(mfn_t mfn);
 int get_page_type(struct domain *d, mfn_t mfn, int type);
 void put_page_type(mfn_t mfn);
+void share_page_with_guest(struct domain *d, mfn_t mfn);	/* every page we write while d runs */
 bool is_pinned_l4(struct domain *d, mfn_t mfn);
 void set_baseptr(struct vcpu *v, mfn_t mfn);
 long do_mmu_update(struct vcpu *v, u64 reqs, u64 count, u64 done, u64 domid, u64);

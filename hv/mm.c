@@ -13,6 +13,15 @@
  *     back (it is devalidated) and the frame has no type again.
  * So a frame that is mapped writable anywhere has type "writable" and cannot become a page
  * table, and a page table cannot be mapped writable: isolation follows from the counts.
+ *
+ * A frame the hypervisor itself keeps writing after the guest runs (shared info; later
+ * grant-table frames, store and ring pages) is shared with share_page_with_guest(): it
+ * holds one writable type reference for as long as the domain lives, so it can never be
+ * validated as a table -- else our own writes (an event bit, a time record) would become
+ * page-table entries nobody validated (Xen's share_xen_page_with_guest).
+ *
+ * No state a guest can reach trips an assertion here: a count that would drop below zero
+ * crashes the frame's owner (domain_crash), never the hypervisor.
  */
 #include "hv/hv.h"
 
@@ -38,11 +47,42 @@ int get_page(struct domain *d, mfn_t mfn)
 	return 0;
 }
 
-void put_page(mfn_t mfn)
+/* Is `count` of frame mfn about to drop below zero?  Then d's accounting is broken (a lab 2
+ * bug, or state a guest reached through one): crash the owner, not the machine, and make
+ * the caller skip the release.  During teardown the owner is already dying, and the frame
+ * shows up in mm_teardown()'s report of what did not come back. */
+static bool count_underflow(mfn_t mfn, u32 count, const char *what)
 {
 	struct frame *f = frame_of(mfn);
-	assert(f && f->count > 0);
-	f->count--;
+	if (f && count > 0)
+		return false;
+	if (f && f->owner < MAX_DOMAINS)
+		domain_crash(&domains[f->owner], "frame %lx: %s below zero", mfn, what);
+	else
+		printf("pvlab: frame %lx: %s below zero (not a domain's frame)\n", mfn, what);
+	return true;
+}
+
+/* Drop a general reference of mfn. */
+void put_page(mfn_t mfn)
+{
+	if (count_underflow(mfn, frame_of(mfn) ? frame_of(mfn)->count : 0, "count"))
+		return;
+	frame_of(mfn)->count--;
+}
+
+/* Share d's frame mfn, which the hypervisor will keep writing while d runs, with d: it gets a
+ * permanent writable type reference (dropped only by mm_teardown), so d may map it
+ * writable -- that is its purpose -- but can never make it a page table.  Use it for every
+ * such frame, right after allocating it (type count 0).  Given code: holds in every lab. */
+void share_page_with_guest(struct domain *d, mfn_t mfn)
+{
+	struct frame *f = frame_of(mfn);
+	if (!f || f->owner != d->id || f->type_count != 0)
+		panic("share_page_with_guest: frame %lx is not a fresh frame of d%u", mfn, d->id);
+	f->type = PGT_writable;
+	f->type_count = 1;
+	f->flags |= FRAME_XEN_SHARED;
 }
 
 static bool is_table_type(int type)
@@ -168,7 +208,8 @@ void put_page_type(mfn_t mfn)
 {
 #if SOLUTION(2)
 	struct frame *f = frame_of(mfn);
-	assert(f && f->type_count > 0);
+	if (count_underflow(mfn, f ? f->type_count : 0, "type count"))
+		return;
 	if (--f->type_count > 0)
 		return;
 	if (is_table_type(f->type) && (f->flags & FRAME_VALIDATED)) {
@@ -395,6 +436,7 @@ static int audit_report(struct domain *d, mfn_t m, const char *what, u64 got, u6
 long mm_audit(struct domain *d)
 {
 	mfn_t n = frames_total();
+	int bad = 0;
 	if (n > AUDIT_MAX_FRAMES)
 		return -XEN_ENOSYS;
 	for (mfn_t m = 0; m < n; m++) {
@@ -405,10 +447,14 @@ long mm_audit(struct domain *d)
 		want_count[m] = 1;	/* the allocation */
 		if (f->flags & FRAME_PINNED)
 			want_count[m]++, want_type[m]++;
+		if (f->flags & FRAME_XEN_SHARED) {
+			want_type[m]++;	/* the permanent writable reference */
+			if (f->type != PGT_writable)
+				bad = audit_report(d, m, "is shared but has type", f->type, PGT_writable, bad);
+		}
 	}
 	mfn_t base = vcpu_ops->get_cr(&d->vcpu, 3) >> PAGE_SHIFT;
 	want_count[base]++, want_type[base]++;
-	int bad = 0;
 	for (mfn_t m = 0; m < n; m++) {
 		struct frame *f = frame_of(m);
 		if (f->owner != d->id || !is_table_type(f->type) || !(f->flags & FRAME_VALIDATED))
@@ -447,20 +493,31 @@ long mm_audit(struct domain *d)
 	return bad ? -XEN_EINVAL : 0;
 }
 
-/* Release every reference d's own structures hold (its base pointer and pins), which by
- * the rules devalidates all its tables; then every frame must be back to its allocation
- * reference alone.  Reports (does not hide) accounting that does not come back. */
+/* Release every reference d's own structures hold (its base pointer, pins and the
+ * hypervisor's shares), which by the rules devalidates all its tables; then every frame
+ * must be back to its allocation reference alone.  Reports (does not hide) accounting that
+ * does not come back. */
 void mm_teardown(struct domain *d)
 {
 	mfn_t base = vcpu_ops->get_cr(&d->vcpu, 3) >> PAGE_SHIFT;
-	frame_of(base)->count--;
 	put_page_type(base);
+	put_page(base);
 	for (mfn_t m = 0; m < frames_total(); m++) {
 		struct frame *f = frame_of(m);
 		if (f->owner == d->id && (f->flags & FRAME_PINNED)) {
 			f->flags &= ~FRAME_PINNED;
 			put_page_type(m);
 			put_page(m);
+		}
+	}
+	for (mfn_t m = 0; m < frames_total(); m++) {
+		struct frame *f = frame_of(m);
+		if (f->owner == d->id && (f->flags & FRAME_XEN_SHARED)) {
+			/* Given code, not put_page_type(): a writable type has nothing to devalidate,
+			 * and this must hold before lab 2 is written too. */
+			f->flags &= ~FRAME_XEN_SHARED;
+			if (f->type_count && --f->type_count == 0)
+				f->type = PGT_none;
 		}
 	}
 	unsigned leaks = 0;
