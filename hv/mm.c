@@ -31,6 +31,8 @@ extern u64 *m2p;
  * (available bits 9..11 are the guest's). */
 #define PTE_GUEST_FLAGS (PTE_P | PTE_W | PTE_U | PTE_PWT | PTE_PCD | PTE_A | PTE_D | PTE_G | PTE_AVAIL | PTE_NX)
 #define MMU_UPDATE_MAX 4096	/* longest mmu_update / mmuext_op batch */
+/* In the count of a continued batch: the done count so far is in *done (Xen's flag). */
+#define MMU_UPDATE_PREEMPTED (1ULL << 31)
 
 static bool owns(struct domain *d, mfn_t mfn)
 {
@@ -293,18 +295,52 @@ static long report_done(struct vcpu *v, u64 done_ptr, u32 done, long r)
 	return r;
 }
 
+/* A batch that was continued (MMU_UPDATE_PREEMPTED in *count) resumes its done count
+ * from the guest's *done, where the preempted part left it (a guest that changes it in
+ * between only miscounts its own batch).  Clears the flag; 0 or -XEN_EFAULT. */
+static long resume_done(struct vcpu *v, u64 *count, u64 done_ptr, u32 *done)
+{
+	*done = 0;
+	if (!(*count & MMU_UPDATE_PREEMPTED))
+		return 0;
+	*count &= ~MMU_UPDATE_PREEMPTED;
+	if (done_ptr && copy_from_guest(v, done, done_ptr, sizeof(*done)) < 0)
+		return -XEN_EFAULT;
+	return 0;
+}
+
+/* Before request i > 0 of a batch of hypercall op: once the slice is over, record the done
+ * count and return true with *r set to the continuation (the rest of the batch, at reqs +
+ * i * size, flagged so that the next part adds to the done count). */
+static bool batch_preempted(struct vcpu *v, u64 op, u64 reqs, size_t size, u64 i, u64 count,
+			    u64 done_ptr, u32 done, u64 domid, long *r)
+{
+	if (i == 0 || !hypercall_preempt_check())
+		return false;
+	*r = report_done(v, done_ptr, done + (u32)i, 0);
+	if (*r == 0)
+		*r = hypercall_create_continuation(v, op, reqs + i * size,
+						   (count - i) | MMU_UPDATE_PREEMPTED, done_ptr, domid, 0);
+	return true;
+}
+
 /* mmu_update(reqs, count, done, domid): see include/public/xen.h. */
 long do_mmu_update(struct vcpu *v, u64 reqs, u64 count, u64 done_ptr, u64 domid, u64 a5 UNUSED)
 {
 #if SOLUTION(2)
+	u32 done;
+	long r = resume_done(v, &count, done_ptr, &done);
+	if (r < 0)
+		return r;
 	if (count > MMU_UPDATE_MAX)
 		return -XEN_EINVAL;
 	if (!self(v, domid))
 		return -XEN_EPERM;
 	u32 i;
-	long r = 0;
 	for (i = 0; i < count; i++) {
 		struct mmu_update u;
+		if (batch_preempted(v, __HYPERVISOR_mmu_update, reqs, sizeof(u), i, count, done_ptr, done, domid, &r))
+			return r;
 		if (copy_from_guest(v, &u, reqs + i * sizeof(u), sizeof(u)) < 0) {
 			r = -XEN_EFAULT;
 			break;
@@ -312,12 +348,13 @@ long do_mmu_update(struct vcpu *v, u64 reqs, u64 count, u64 done_ptr, u64 domid,
 		if ((r = mmu_update_one(v, &u)) < 0)
 			break;
 	}
-	return report_done(v, done_ptr, i, r);
+	return report_done(v, done_ptr, done + i, r);
 #else // SOLUTION(2)
 	/* Lab 2: copy in each request and apply it (mmu_update_one); stop at the first error;
-	 * report how many succeeded in *done. */
+	 * report how many succeeded in *done.  Stay preemptible (XSA-45): resume_done() first,
+	 * and before each request, if batch_preempted() says so, return what it says. */
 	(void)reqs, (void)count, (void)done_ptr, (void)domid, (void)self, (void)mmu_update_one,
-		(void)report_done;
+		(void)report_done, (void)resume_done, (void)batch_preempted;
 	lab_stub_warn(v, 2, "do_mmu_update");
 	return -XEN_ENOSYS;
 #endif // SOLUTION(2)
@@ -370,14 +407,19 @@ static long mmuext_one(struct vcpu *v, const struct mmuext_op *op)
 long do_mmuext_op(struct vcpu *v, u64 ops, u64 count, u64 done_ptr, u64 domid, u64 a5 UNUSED)
 {
 #if SOLUTION(2)
+	u32 done;
+	long r = resume_done(v, &count, done_ptr, &done);
+	if (r < 0)
+		return r;
 	if (count > MMU_UPDATE_MAX)
 		return -XEN_EINVAL;
 	if (!self(v, domid))
 		return -XEN_EPERM;
 	u32 i;
-	long r = 0;
 	for (i = 0; i < count; i++) {
 		struct mmuext_op op;
+		if (batch_preempted(v, __HYPERVISOR_mmuext_op, ops, sizeof(op), i, count, done_ptr, done, domid, &r))
+			return r;
 		if (copy_from_guest(v, &op, ops + i * sizeof(op), sizeof(op)) < 0) {
 			r = -XEN_EFAULT;
 			break;
@@ -385,7 +427,7 @@ long do_mmuext_op(struct vcpu *v, u64 ops, u64 count, u64 done_ptr, u64 domid, u
 		if ((r = mmuext_one(v, &op)) < 0)
 			break;
 	}
-	return report_done(v, done_ptr, i, r);
+	return report_done(v, done_ptr, done + i, r);
 #else // SOLUTION(2)
 	/* Lab 2: like do_mmu_update, one struct mmuext_op at a time (mmuext_one). */
 	(void)ops, (void)count, (void)done_ptr, (void)domid, (void)mmuext_one;

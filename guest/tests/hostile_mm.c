@@ -98,3 +98,224 @@ TEST(test_boot_pages_hostile, "boot-pages-hostile", "start_info and the hypercal
 	check_eq(HYPERVISOR_xen_version(XENVER_version, NULL) > 0, 1, "hypercalls still work");
 	audit();
 }
+
+/* ---- CPU hogs (XSA-45): batches that would hold the CPU for seconds ---- */
+
+#define MS 1000000UL
+#define HOG_L1S 64			/* the tree: an L3 over an L2 over 64 full L1s (see hog_tree) */
+#define HOG_L1S_MAX 16384		/* l1s=N (bounds measurement): 64 MiB of L1 tables */
+#define HOG_VA (2ULL << 39)		/* L4 slot 2, where the tree is hooked and unhooked */
+#define WITNESS_FROM_MS 2000UL		/* the witness watches the clock from (at the latest) ... */
+#define WITNESS_UNTIL_MS 4000UL		/* ... until this system time */
+#define HOG_OVERLAP_MS 500UL		/* each hog's batch starts this long before that at least */
+#define WITNESS_MAX_GAP_MS 100UL	/* 20 slices of 5 ms: without preemption, seconds */
+
+static void no_event(unsigned port UNUSED)
+{
+}
+
+/* PV time for both sides (shared info mapped, upcall registered). */
+static bool clock_setup(void)
+{
+	long r = time_init();
+	evtchn_set_handler(PVLAB_TIMER_PORT, no_event);
+	return check_eq(r, 0, "map shared info for the PV clock");
+}
+
+/* A page made read-only (so it can become a table) after filling it with `fill` n times. */
+static u64 ro_table(u64 fill, int n)
+{
+	u64 *t = alloc_page();
+	for (int i = 0; i < n; i++)
+		t[i] = fill;
+	u64 m = virt_to_mfn(t);
+	if (HYPERVISOR_update_va_mapping((u64)t, (m << PAGE_SHIFT) | RO, UVMF_INVLPG) < 0)
+		return 0;
+	return m;
+}
+
+/* An unpinned tree whose validation touches 2 + HOG_L1S tables and HOG_L1S * 512 entries:
+ * its L3, or 0.  Small enough that one request fits in about a slice (a request is not
+ * preemptible inside: docs/ARCHITECTURE.md gives the bound), big enough that a batch of
+ * them would hold the CPU for seconds. */
+static u64 hog_tree(int nl1)
+{
+	static u64 l1[HOG_L1S_MAX];
+	u64 target = (virt_to_mfn(alloc_page()) << PAGE_SHIFT) | RO;
+	for (int i = 0; i < nl1; i++)
+		if (!(l1[i] = ro_table(target, PT_ENTRIES)))
+			return 0;
+	u64 l2[HOG_L1S_MAX / PT_ENTRIES];
+	int nl2 = (nl1 + PT_ENTRIES - 1) / PT_ENTRIES;
+	for (int k = 0; k < nl2; k++) {
+		u64 *t = alloc_page();
+		for (int i = 0; i < PT_ENTRIES && k * PT_ENTRIES + i < nl1; i++)
+			t[i] = (l1[k * PT_ENTRIES + i] << PAGE_SHIFT) | RW;
+		l2[k] = virt_to_mfn(t);
+		if (HYPERVISOR_update_va_mapping((u64)t, (l2[k] << PAGE_SHIFT) | RO, UVMF_INVLPG) < 0)
+			return 0;
+	}
+	u64 *l3 = alloc_page();
+	for (int k = 0; k < nl2; k++)
+		l3[k] = (l2[k] << PAGE_SHIFT) | RW;
+	u64 m = virt_to_mfn(l3);
+	return HYPERVISOR_update_va_mapping((u64)l3, (m << PAGE_SHIFT) | RO, UVMF_INVLPG) < 0 ? 0 : m;
+}
+
+/* 1 if va reads without a fault, else 0. */
+static int read_fault_free(u64 va)
+{
+	fault_reset();
+	__asm__ volatile("1: mov (%0), %%rax\n2:\n" EXTABLE(1b, 2b) :: "r"(va) : "rax", "memory");
+	return last_fault.vector == -1;
+}
+
+/* The other domain: watches the PV clock from before WITNESS_FROM_MS to WITNESS_UNTIL_MS
+ * (system time, the same in every domain) and checks that it was never kept off the CPU
+ * for WITNESS_MAX_GAP_MS (a few slices) or more.  The hog starts its batch in between
+ * (hog_start), so a batch that held the CPU would show as one long gap. */
+TEST(test_cpu_witness, "cpu-witness", "a domain keeps getting the CPU while another hogs it")
+{
+	if (!clock_setup())
+		return;
+	u64 start = get_system_time(), prev = start, gap = 0, now;
+	check(start < WITNESS_FROM_MS * MS, "watching from %lu ms, before the hog starts", start / MS);
+	do {	/* the last read counts too: it may come after a long gap */
+		now = get_system_time();
+		gap = MAX(gap, now - prev);
+		prev = now;
+	} while (now < WITNESS_UNTIL_MS * MS);
+	printf("longest time off the CPU: %lu ms\n", gap / MS);
+	check(gap < WITNESS_MAX_GAP_MS * MS, "never off the CPU for %lu ms or more (longest %lu ms)",
+	      WITNESS_MAX_GAP_MS, gap / MS);
+}
+
+/* The hog's side of the timing: start the batch once the witness watches, and early enough
+ * that the witness sees at least HOG_OVERLAP_MS of it. */
+static bool hog_start(void)
+{
+	u64 now;
+	while ((now = get_system_time()) < WITNESS_FROM_MS * MS)
+		pause();
+	return check(now < (WITNESS_UNTIL_MS - HOG_OVERLAP_MS) * MS,
+		     "the batch starts at %lu ms, while the witness watches", now / MS);
+}
+
+/* Hook and unhook the tree n times in one mmu_update: n validations of 2^19 entries. */
+static void hog_mmu_update(u64 l3, unsigned n)
+{
+	static struct mmu_update u[4096];
+	u64 slot = (current_l4() << PAGE_SHIFT) + PT_INDEX(HOG_VA, 4) * 8;
+	for (unsigned i = 0; i < n; i++)
+		u[i] = (struct mmu_update){ slot, i % 2 ? 0 : (l3 << PAGE_SHIFT) | RW };
+	unsigned done = 12345;
+	if (!hog_start())
+		return;
+	u64 t0 = get_system_time();
+	check_eq(HYPERVISOR_mmu_update(u, n, &done, DOMID_SELF), 0, "the long mmu_update batch succeeds");
+	printf("mmu_update of %u tree hooks took %lu ms\n", n, (get_system_time() - t0) / MS);
+	check_eq(done, n, "... and reports every request done");
+	check_eq((long)((pte_t *)mfn_to_virt(current_l4()))[PT_INDEX(HOG_VA, 4)], 0, "... ending unhooked");
+	/* Once more, ending hooked, with the tree in use: it must be reachable. */
+	check_eq(HYPERVISOR_mmu_update(u, 3, NULL, DOMID_SELF), 0, "an odd batch (no done pointer)");
+	check_eq(read_fault_free(HOG_VA), 1, "... leaves the tree hooked and mapped");
+	check_eq(update(slot, 0), 0, "unhook it");
+}
+
+/* Pin and unpin the tree's L3 n times in one mmuext_op: each pin validates it all. */
+static void hog_mmuext(u64 l3, unsigned n)
+{
+	static struct mmuext_op op[4096];
+	for (unsigned i = 0; i < n; i++)
+		op[i] = (struct mmuext_op){ .cmd = i % 2 ? MMUEXT_UNPIN_TABLE : MMUEXT_PIN_L3_TABLE, .arg1.mfn = l3 };
+	unsigned done = 0;
+	if (!hog_start())
+		return;
+	u64 t0 = get_system_time();
+	check_eq(HYPERVISOR_mmuext_op(op, n, &done, DOMID_SELF), 0, "the long mmuext_op batch succeeds");
+	printf("mmuext_op of %u tree pins took %lu ms\n", n, (get_system_time() - t0) / MS);
+	check_eq(done, n, "... and reports every operation done");
+	check_eq(mmuext(MMUEXT_UNPIN_TABLE, l3), -XEN_EINVAL, "... ending unpinned");
+}
+
+/* A multicall of mmu_update batches, each preempted in its middle: each entry must end with
+ * result 0 and its own full done count, and the entries after them must run too. */
+static void hog_multicall(u64 l3, unsigned entries, unsigned n)
+{
+	static struct mmu_update u[4096];
+	static struct multicall_entry mc[MULTICALL_MAX];
+	static unsigned done[MULTICALL_MAX];
+	u64 slot = (current_l4() << PAGE_SHIFT) + PT_INDEX(HOG_VA, 4) * 8;
+	for (unsigned i = 0; i < n; i++)
+		u[i] = (struct mmu_update){ slot, i % 2 ? 0 : (l3 << PAGE_SHIFT) | RW };
+	for (unsigned k = 0; k < entries; k++) {
+		done[k] = 777;
+		mc[k] = (struct multicall_entry){ .op = __HYPERVISOR_mmu_update, .result = 99,
+			.args = { (u64)u, n, (u64)&done[k], DOMID_SELF } };
+	}
+	mc[entries] = (struct multicall_entry){ .op = __HYPERVISOR_xen_version, .result = 99,
+		.args = { XENVER_version } };
+	if (!hog_start())
+		return;
+	u64 t0 = get_system_time();
+	check_eq(HYPERVISOR_multicall(mc, entries + 1), 0, "the long multicall succeeds");
+	printf("multicall of %u x %u tree hooks took %lu ms\n", entries, n, (get_system_time() - t0) / MS);
+	int good = 0;
+	for (unsigned k = 0; k < entries; k++)
+		good += mc[k].result == 0 && done[k] == n;
+	check_eq(good, entries, "every entry has result 0 and its whole done count");
+	check((long)mc[entries].result > 0, "the entry after them ran (result %lx)", mc[entries].result);
+	check_eq((long)((pte_t *)mfn_to_virt(current_l4()))[PT_INDEX(HOG_VA, 4)], 0, "the tree ends unhooked");
+}
+
+TEST(test_cpu_hog_mm, "cpu-hog-mm", "mmu_update, mmuext_op or multicall batches that take seconds")
+{
+	char hog_buf[16];	/* test_option()'s buffer is reused by the next call */
+	const char *hog = test_option("hog") ? (strlcpy(hog_buf, test_option("hog"), sizeof(hog_buf)), hog_buf) : NULL;
+	if (!clock_setup())
+		return;
+	u64 nl1 = HOG_L1S;
+	if (test_option("l1s") && (parse_size(test_option("l1s"), &nl1) < 0 || nl1 > HOG_L1S_MAX))
+		nl1 = HOG_L1S;
+	u64 l3 = hog_tree((int)nl1);
+	if (!check(l3 != 0, "build a tree of %lu full L1 tables", nl1))
+		return;
+	if (hog && !strcmp(hog, "one")) {	/* measure one request: the bound of a gap */
+		u64 slot = (current_l4() << PAGE_SHIFT) + PT_INDEX(HOG_VA, 4) * 8, t0 = get_system_time();
+		check_eq(update(slot, (l3 << PAGE_SHIFT) | RW), 0, "hook the tree");
+		u64 t1 = get_system_time();
+		check_eq(update(slot, 0), 0, "unhook it");
+		printf("one hook of %lu L1 tables took %lu ms, the unhook %lu ms\n", nl1, (t1 - t0) / MS,
+		       (get_system_time() - t1) / MS);
+	}
+	if (!hog || !strcmp(hog, "mmu_update"))
+		hog_mmu_update(l3, 384);
+	if (!hog || !strcmp(hog, "mmuext_op"))
+		hog_mmuext(l3, 384);
+	if (!hog || !strcmp(hog, "multicall"))
+		hog_multicall(l3, 8, 48);
+	audit();
+}
+
+/* 256 KiB of console output in one multicall (32 entries of 8 KiB). */
+TEST(test_cpu_hog_console, "cpu-hog-console", "a multicall of console output that takes seconds")
+{
+	static char text[8192];
+	static struct multicall_entry mc[32];
+	if (!clock_setup())
+		return;
+	for (unsigned i = 0; i < sizeof(text); i++)
+		text[i] = i % 128 == 127 ? '\n' : 'a' + (char)(i / 128 % 26);
+	for (unsigned k = 0; k < ARRAY_SIZE(mc); k++)
+		mc[k] = (struct multicall_entry){ .op = __HYPERVISOR_console_io, .result = 99,
+			.args = { CONSOLEIO_write, sizeof(text), (u64)text } };
+	if (!hog_start())
+		return;
+	u64 t0 = get_system_time();
+	check_eq(HYPERVISOR_multicall(mc, ARRAY_SIZE(mc)), 0, "the console multicall succeeds");
+	printf("256 KiB of console output took %lu ms\n", (get_system_time() - t0) / MS);
+	int good = 0;
+	for (unsigned k = 0; k < ARRAY_SIZE(mc); k++)
+		good += mc[k].result == 0;
+	check_eq(good, (int)ARRAY_SIZE(mc), "every entry has result 0");
+}
