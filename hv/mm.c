@@ -22,15 +22,20 @@
  *
  * No state a guest can reach trips an assertion here: a count that would drop below zero
  * crashes the frame's owner (domain_crash), never the hypervisor.
+ *
+ * Batches are preemptible (XSA-45): between requests, once the slice is over, the batch
+ * continues later (batch_preempted()).  One request is not: hooking or unhooking a tree of
+ * unvalidated tables validates or releases all of it at once, a cost bounded by the
+ * domain's size (docs/ARCHITECTURE.md has the measurement).
  */
 #include "hv/hv.h"
 
 extern u64 *m2p;
 
-/* PTE bits a guest may set: everything but PS (no superpages) and the reserved bits 52..62
- * (available bits 9..11 are the guest's). */
+/* PTE bits a guest may set: everything but bit 7 (PS, no superpages; in an L1 entry it is
+ * PAT, which get_entry() allows) and the reserved bits 52..62 (available bits 9..11 are
+ * the guest's). */
 #define PTE_GUEST_FLAGS (PTE_P | PTE_W | PTE_U | PTE_PWT | PTE_PCD | PTE_A | PTE_D | PTE_G | PTE_AVAIL | PTE_NX)
-#define MMU_UPDATE_MAX 4096	/* longest mmu_update / mmuext_op batch */
 /* In the count of a continued batch: the done count so far is in *done (Xen's flag). */
 #define MMU_UPDATE_PREEMPTED (1ULL << 31)
 
@@ -102,7 +107,9 @@ static int get_entry(struct domain *d, pte_t e, int level)
 #if SOLUTION(2)
 	if (!(e & PTE_P))
 		return 0;
-	if (e & ~(PTE_ADDR_MASK | PTE_GUEST_FLAGS))
+	/* Bit 7 is PS (a superpage: refused) above L1, and PAT in an L1 entry: allowed, as in
+	 * Xen -- it only picks a memory type of the host's PAT for a frame of the guest's own. */
+	if (e & ~(PTE_ADDR_MASK | PTE_GUEST_FLAGS | (level == 1 ? PTE_PAT : 0)))
 		return -XEN_EINVAL;	/* PS (a superpage) or a reserved bit */
 	mfn_t target = PTE_MFN(e);
 	if (get_page(d, target) < 0)

@@ -319,3 +319,26 @@ TEST(test_cpu_hog_console, "cpu-hog-console", "a multicall of console output tha
 		good += mc[k].result == 0;
 	check_eq(good, (int)ARRAY_SIZE(mc), "every entry has result 0");
 }
+
+/* Bit 7 of an entry: PAT in an L1 entry (a memory type: allowed, as in Xen), PS above it
+ * (a superpage: refused at every level, so no entry maps more than a 4 KiB frame). */
+TEST(test_pte_bit7, "pte-bit7", "the L1 PAT bit is allowed, superpages are not")
+{
+	u64 *page = alloc_page(), mine = virt_to_mfn(page);
+	page[0] = 0xabc;
+	check_eq(map_page(current_l4(), FAR_VA, mine, RW), 0, "make tables at FAR_VA (control)");
+	check_eq(update(entry_ma(FAR_VA, 1), (mine << PAGE_SHIFT) | RW | PTE_PAT), 0,
+		 "an L1 entry with PAT set: allowed");
+	check_eq((long)*(volatile u64 *)FAR_VA, 0xabc, "... and it maps the page");
+	check_eq(HYPERVISOR_update_va_mapping(FAR_VA, (mine << PAGE_SHIFT) | RO | PTE_PAT, UVMF_INVLPG), 0,
+		 "update_va_mapping with PAT, read-only: allowed");
+	u64 table = new_table();
+	check_eq(update(entry_ma(FAR_VA, 2) + 8, (table << PAGE_SHIFT) | RW | PTE_PS), -XEN_EINVAL,
+		 "an L2 entry with PS (2 MiB): -EINVAL");
+	check_eq(update(entry_ma(FAR_VA, 3) + 8, (table << PAGE_SHIFT) | RW | PTE_PS), -XEN_EINVAL,
+		 "an L3 entry with PS (1 GiB): -EINVAL");
+	check_eq(update(entry_ma(FAR_VA, 4) + 8, (table << PAGE_SHIFT) | RW | PTE_PS), -XEN_EINVAL,
+		 "an L4 entry with bit 7: -EINVAL");
+	check_eq(update(entry_ma(FAR_VA, 1), 0), 0, "unmap (clean up)");
+	audit();
+}
