@@ -23,10 +23,10 @@
  * No state a guest can reach trips an assertion here: a count that would drop below zero
  * crashes the frame's owner (domain_crash), never the hypervisor.
  *
- * Batches are preemptible (XSA-45): between requests, once the slice is over, the batch
- * continues later (batch_preempted()).  One request is not: hooking or unhooking a tree of
- * unvalidated tables validates or releases all of it at once, a cost bounded by the
- * domain's size (docs/ARCHITECTURE.md has the measurement).
+ * Nothing a guest asks for holds the CPU beyond its time slice (XSA-45): batches continue
+ * later between requests (batch_preempted()), and so does a single request that hooks or
+ * unhooks a whole tree of tables -- the tables below are validated ahead and released
+ * afterwards, one table at a time (see "preemptible validation" below).
  */
 #include "hv/hv.h"
 
@@ -45,11 +45,17 @@ static bool owns(struct domain *d, mfn_t mfn)
 	return f && f->owner == d->id;
 }
 
-/* Take a general reference on mfn for d.  0, or -XEN_EINVAL if it is not d's frame. */
+static void finish_deferred(mfn_t mfn);
+
+/* Take a general reference on mfn for d.  0, or -XEN_EINVAL if it is not d's frame.  A
+ * table whose devalidation was deferred is finished first: its old entries must not outlive
+ * any new use of the frame (such as a writable mapping). */
 int get_page(struct domain *d, mfn_t mfn)
 {
 	if (!owns(d, mfn))
 		return -XEN_EINVAL;
+	if (frame_of(mfn)->flags & FRAME_DEFERRED)
+		finish_deferred(mfn);
 	frame_of(mfn)->count++;
 	return 0;
 }
@@ -162,11 +168,114 @@ static int validate_table(struct domain *d, mfn_t mfn, int level)
 	return 0;
 }
 
+/* ---- preemptible validation and devalidation (XSA-45; given, not a lab) ----
+ * Under one table may hang a whole tree: validating or releasing it at once could hold the
+ * CPU for seconds.  So devalidation is deferred (devalidate_table() only marks the table;
+ * drain_deferred() releases one table at a time, preemptibly, and get_page() finishes a
+ * table on demand), and before a batch request runs, prevalidate() validates the unvalidated
+ * tables below the one it hooks or pins, bottom-up and preemptibly, holding each with a
+ * type reference of its own (FRAME_HELD) until the request is over.  The request itself
+ * then only validates one table whose children are typed already: at most 512 entries. */
+
+static u32 deferred_count[MAX_DOMAINS], held_count[MAX_DOMAINS];
+
+/* The last type reference of table mfn (level `level`) is gone: what its entries hold is
+ * released later, by drain_deferred() or get_page(). */
 static void devalidate_table(mfn_t mfn, int level)
 {
+	struct frame *f = frame_of(mfn);
+	f->flags |= FRAME_DEFERRED;
+	f->next = (u32)level;
+	deferred_count[f->owner]++;
+}
+
+/* Release what the entries of deferred table mfn hold (one table: 512 entries; tables
+ * below it whose last reference goes are deferred in turn, not released here). */
+static void finish_deferred(mfn_t mfn)
+{
+	struct frame *f = frame_of(mfn);
 	pte_t *t = mfn_to_virt(mfn);
+	f->flags &= ~FRAME_DEFERRED;
+	deferred_count[f->owner]--;
 	for (int i = 0; i < PT_ENTRIES; i++)
-		put_entry(t[i], level);
+		put_entry(t[i], (int)f->next);
+}
+
+/* Finish d's deferred tables, one at a time.  With `preemptible`, stop (returning false)
+ * once the slice is over; call again to go on. */
+static bool drain_deferred(struct domain *d, bool preemptible)
+{
+	static mfn_t cursor[MAX_DOMAINS];
+	while (deferred_count[d->id]) {
+		for (mfn_t m = cursor[d->id]; m < frames_total(); m++) {
+			struct frame *f = frame_of(m);
+			if (f->owner != d->id || !(f->flags & FRAME_DEFERRED))
+				continue;
+			if (preemptible && hypercall_preempt_check()) {
+				cursor[d->id] = m;
+				return false;
+			}
+			finish_deferred(m);
+		}
+		cursor[d->id] = 0;	/* tables deferred behind the cursor: another pass */
+	}
+	return true;
+}
+
+/* Type d's frame c as a table of `level` ahead of a request, with a reference of its own.
+ * False if it is not valid as such (the request will fail on it). */
+static bool hold(struct domain *d, mfn_t c, int level)
+{
+	if (get_page(d, c) < 0)
+		return false;
+	if (get_page_type(d, c, level) < 0) {
+		put_page(c);
+		return false;
+	}
+	frame_of(c)->flags |= FRAME_HELD;
+	held_count[d->id]++;
+	return true;
+}
+
+/* Give back every reference hold() took for d. */
+static void release_held(struct domain *d)
+{
+	for (mfn_t m = 0; held_count[d->id] && m < frames_total(); m++) {
+		struct frame *f = frame_of(m);
+		if (f->owner == d->id && (f->flags & FRAME_HELD)) {
+			f->flags &= ~FRAME_HELD;
+			held_count[d->id]--;
+			put_page_type(m);
+			put_page(m);
+		}
+	}
+}
+
+enum { AHEAD_DONE, AHEAD_INVALID, AHEAD_PREEMPTED };
+
+/* mfn is about to become a table of `level`: validate and hold, bottom-up, the untyped
+ * tables below it.  AHEAD_PREEMPTED if the slice ended first (what is held stays held, so
+ * the request, re-executed, goes on from there); AHEAD_INVALID at the first table that is
+ * not valid (the request fails on it, after validating at most one table more per level:
+ * retrying would let one bad table hold the request back for ever). */
+static int prevalidate(struct domain *d, mfn_t mfn, int level)
+{
+	if (level < 2 || !owns(d, mfn) || frame_of(mfn)->type_count > 0)
+		return AHEAD_DONE;
+	const pte_t *t = mfn_to_virt(mfn);
+	for (int i = 0; i < PT_ENTRIES; i++) {
+		mfn_t c = PTE_MFN(t[i]);
+		if (!(t[i] & PTE_P) || !owns(d, c) || frame_of(c)->type_count > 0)
+			continue;
+		int r = prevalidate(d, c, level - 1);
+		if (r != AHEAD_DONE)
+			return r;
+		if (hypercall_preempt_check())
+			return AHEAD_PREEMPTED;
+		if (!hold(d, c, level - 1))
+			return AHEAD_INVALID;
+	}
+	return AHEAD_DONE;
 }
 
 /* Take a type reference of `type` on d's frame mfn: if the frame has no references of
@@ -294,12 +403,41 @@ static long mmu_update_one(struct vcpu *v, const struct mmu_update *u)
 	return -XEN_ENOSYS;
 }
 
-/* Store how many requests succeeded, if the guest asked. */
-static long report_done(struct vcpu *v, u64 done_ptr, u32 done, long r)
+/* Store the done count, if the guest asked. */
+static long store_done(struct vcpu *v, u64 done_ptr, u32 done, long r)
 {
 	if (done_ptr && copy_to_guest(v, done_ptr, &done, sizeof(done)) < 0 && r == 0)
 		return -XEN_EFAULT;
 	return r;
+}
+
+/* The batch is over: store how many requests succeeded, if the guest asked; returns r, or
+ * -XEN_EFAULT if r was 0 and *done could not be written. */
+static long report_done(struct vcpu *v, u64 done_ptr, u32 done, long r)
+{
+	release_held(v->dom);
+	return store_done(v, done_ptr, done, r);
+}
+
+/* Validate ahead (prevalidate()) what request `where` of batch op will hook or pin.  False
+ * if preempted: re-execute the request. */
+static bool prevalidate_request(struct vcpu *v, u64 op, u64 where)
+{
+	struct domain *d = v->dom;
+	if (op == __HYPERVISOR_mmu_update) {
+		struct mmu_update u;
+		if (copy_from_guest(v, &u, where, sizeof(u)) < 0 || (u.ptr & 3) == MMU_MACHPHYS_UPDATE ||
+		    !(u.val & PTE_P))
+			return true;	/* nothing to validate: the request itself says what is wrong */
+		struct frame *f = frame_of(u.ptr >> PAGE_SHIFT);
+		if (!owns(d, u.ptr >> PAGE_SHIFT) || !is_table_type(f->type) || !(f->flags & FRAME_VALIDATED))
+			return true;
+		return prevalidate(d, PTE_MFN(u.val), f->type - 1) != AHEAD_PREEMPTED;
+	}
+	struct mmuext_op o;
+	if (copy_from_guest(v, &o, where, sizeof(o)) < 0 || o.cmd > MMUEXT_PIN_L4_TABLE)
+		return true;
+	return prevalidate(d, o.arg1.mfn, (int)o.cmd - MMUEXT_PIN_L1_TABLE + PGT_l1) != AHEAD_PREEMPTED;
 }
 
 /* A batch that was continued (MMU_UPDATE_PREEMPTED in *count) resumes its done count
@@ -316,15 +454,20 @@ static long resume_done(struct vcpu *v, u64 *count, u64 done_ptr, u32 *done)
 	return 0;
 }
 
-/* Before request i > 0 of a batch of hypercall op: once the slice is over, record the done
- * count and return true with *r set to the continuation (the rest of the batch, at reqs +
- * i * size, flagged so that the next part adds to the done count). */
+/* Before request i of a batch of hypercall op: give back what request i-1 held, finish
+ * deferred devalidations and validate ahead what request i needs -- and once the slice is
+ * over, record the done count and return true with *r set to the continuation (the rest of
+ * the batch, at reqs + i * size, flagged so that the next part adds to the done count).
+ * False: go on with request i. */
 static bool batch_preempted(struct vcpu *v, u64 op, u64 reqs, size_t size, u64 i, u64 count,
 			    u64 done_ptr, u32 done, u64 domid, long *r)
 {
-	if (i == 0 || !hypercall_preempt_check())
+	if (i > 0)
+		release_held(v->dom);
+	if (drain_deferred(v->dom, true) && prevalidate_request(v, op, reqs + i * size) &&
+	    (i == 0 || !hypercall_preempt_check()))
 		return false;
-	*r = report_done(v, done_ptr, done + (u32)i, 0);
+	*r = store_done(v, done_ptr, done + (u32)i, 0);
 	if (*r == 0)
 		*r = hypercall_create_continuation(v, op, reqs + i * size,
 						   (count - i) | MMU_UPDATE_PREEMPTED, done_ptr, domid, 0);
@@ -496,6 +639,8 @@ long mm_audit(struct domain *d)
 		want_count[m] = 1;	/* the allocation */
 		if (f->flags & FRAME_PINNED)
 			want_count[m]++, want_type[m]++;
+		if (f->flags & FRAME_HELD)
+			want_count[m]++, want_type[m]++;
 		if (f->flags & FRAME_XEN_SHARED) {
 			want_type[m]++;	/* the permanent writable reference */
 			if (f->type != PGT_writable)
@@ -506,14 +651,16 @@ long mm_audit(struct domain *d)
 	want_count[base]++, want_type[base]++;
 	for (mfn_t m = 0; m < n; m++) {
 		struct frame *f = frame_of(m);
-		if (f->owner != d->id || !is_table_type(f->type) || !(f->flags & FRAME_VALIDATED))
+		bool live = is_table_type(f->type) && (f->flags & FRAME_VALIDATED);
+		if (f->owner != d->id || !(live || (f->flags & FRAME_DEFERRED)))
 			continue;
+		int level = live ? f->type : (int)f->next;	/* a deferred table's entries count too */
 		pte_t *t = mfn_to_virt(m);
 		for (int i = 0; i < PT_ENTRIES; i++) {
 			if (!(t[i] & PTE_P))
 				continue;
 			mfn_t tg = PTE_MFN(t[i]);
-			int type = f->type > 1 ? f->type - 1 : (t[i] & PTE_W) ? PGT_writable : PGT_none;
+			int type = level > 1 ? level - 1 : (t[i] & PTE_W) ? PGT_writable : PGT_none;
 			if (!owns(d, tg)) {
 				bad = audit_report(d, m, "maps a foreign frame, entry", (u64)i, 0, bad);
 				continue;
@@ -549,6 +696,7 @@ long mm_audit(struct domain *d)
 void mm_teardown(struct domain *d)
 {
 	mfn_t base = vcpu_ops->get_cr(&d->vcpu, 3) >> PAGE_SHIFT;
+	release_held(d);
 	put_page_type(base);
 	put_page(base);
 	for (mfn_t m = 0; m < frames_total(); m++) {
@@ -569,6 +717,7 @@ void mm_teardown(struct domain *d)
 				f->type = PGT_none;
 		}
 	}
+	drain_deferred(d, false);
 	unsigned leaks = 0;
 	for (mfn_t m = 0; m < frames_total(); m++) {
 		struct frame *f = frame_of(m);

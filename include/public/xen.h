@@ -185,9 +185,10 @@ STATIC_ASSERT(sizeof(struct multicall_entry) == 64);
  *     -XEN_ENOSYS  an unknown command in ptr's bits 1:0
  *   A long batch is preempted and continued (see the calling convention): bit 31 of count
  *   is reserved for that (MMU_UPDATE_PREEMPTED inside the hypervisor: the count so far is
- *   then read back from *done).  One request is not preempted inside: hooking or unhooking
- *   a whole unvalidated tree validates or releases all of it at once (docs/ARCHITECTURE.md
- *   gives the measured bound).
+ *   then read back from *done).  A request that hooks or pins a whole unvalidated tree is
+ *   preempted inside too: the tables below are validated ahead and stay typed (as tables)
+ *   until the request is over -- or, if the guest abandons the continuation, until its next
+ *   mmu_update/mmuext_op batch ends; tables unhooked are released afterwards.
  *   pvlab: no linear page tables.  Xen lets an L4 entry point read-only at an L4 (a
  *   "linear" self-map, the pv-linear-pt option); pvlab refuses it with -XEN_EBUSY, since its
  *   history is a run of escapes (XSA-182, XSA-240) and no pvlab guest needs it.
