@@ -43,7 +43,7 @@ extern struct vcpu *current;
 struct domain *domain_build(const char *spec, const void *elf, size_t elf_len, bool privileged);
 void domain_shutdown(struct domain *d, int reason);
 void domain_crash(struct domain *d, const char *fmt, ...) PRINTF(2, 3);
-void domain_destroy(struct domain *d);
+bool domain_destroy(struct domain *d, bool preemptible);	/* false: not done, call again */
 struct domain *domain_by_id(domid_t id);	/* NULL unless it exists and is running */
 
 /* sched.c */
@@ -88,7 +88,7 @@ long do_mmu_update(struct vcpu *v, u64 reqs, u64 count, u64 done, u64 domid, u64
 long do_mmuext_op(struct vcpu *v, u64 ops, u64 count, u64 done, u64 domid, u64);
 long do_update_va_mapping(struct vcpu *v, u64 va, u64 val, u64 flags, u64, u64);
 long mm_audit(struct domain *d);
-void mm_teardown(struct domain *d);
+bool mm_teardown(struct domain *d, u64 deadline);
 
 /* time.c (lab 3): PV time and the one-shot timer */
 void time_init(void);

@@ -201,9 +201,20 @@ static void finish_deferred(mfn_t mfn)
 		put_entry(t[i], (int)f->next);
 }
 
-/* Finish d's deferred tables, one at a time.  With `preemptible`, stop (returning false)
- * once the slice is over; call again to go on. */
-static bool drain_deferred(struct domain *d, bool preemptible)
+#define UNTIL_SLICE_OVER (~0ULL)	/* a drain_deferred() deadline: hypercall_preempt_check() */
+
+/* Is it time to stop: past `deadline` (a TSC value), or with UNTIL_SLICE_OVER once the
+ * running vCPU's slice is over?  Never with deadline 0. */
+static bool time_up(u64 deadline)
+{
+	if (deadline == UNTIL_SLICE_OVER)
+		return hypercall_preempt_check();
+	return deadline && rdtsc() >= deadline;
+}
+
+/* Finish d's deferred tables, one at a time; stop (returning false) once time_up(deadline):
+ * call again to go on. */
+static bool drain_deferred(struct domain *d, u64 deadline)
 {
 	static mfn_t cursor[MAX_DOMAINS];
 	while (deferred_count[d->id]) {
@@ -211,7 +222,7 @@ static bool drain_deferred(struct domain *d, bool preemptible)
 			struct frame *f = frame_of(m);
 			if (f->owner != d->id || !(f->flags & FRAME_DEFERRED))
 				continue;
-			if (preemptible && hypercall_preempt_check()) {
+			if (time_up(deadline)) {
 				cursor[d->id] = m;
 				return false;
 			}
@@ -461,7 +472,7 @@ static bool batch_preempted(struct vcpu *v, u64 op, const void *req, u64 reqs, s
 {
 	if (i > 0)
 		release_held(v->dom);
-	if (drain_deferred(v->dom, true) && prevalidate_request(v->dom, op, req) &&
+	if (drain_deferred(v->dom, UNTIL_SLICE_OVER) && prevalidate_request(v->dom, op, req) &&
 	    (i == 0 || !hypercall_preempt_check()))
 		return false;
 	*r = store_done(v, done_ptr, done + (u32)i, 0);
@@ -692,9 +703,14 @@ long mm_audit(struct domain *d)
 /* Release every reference d's own structures hold (its base pointer, pins and the
  * hypervisor's shares), which by the rules devalidates all its tables; then every frame
  * must be back to its allocation reference alone.  Reports (does not hide) accounting that
- * does not come back. */
-void mm_teardown(struct domain *d)
+ * does not come back.  Releasing a big tree takes long: this stops at `deadline` (a TSC
+ * value; 0: none) and returns false, to be called again until it returns true. */
+bool mm_teardown(struct domain *d, u64 deadline)
 {
+	static bool released[MAX_DOMAINS];	/* the first part is done, tables are draining */
+	if (released[d->id])
+		goto drain;
+	released[d->id] = true;
 	mfn_t base = vcpu_ops->get_cr(&d->vcpu, 3) >> PAGE_SHIFT;
 	release_held(d);
 	put_page_type(base);
@@ -717,7 +733,10 @@ void mm_teardown(struct domain *d)
 				f->type = PGT_none;
 		}
 	}
-	drain_deferred(d, false);
+drain:
+	if (!drain_deferred(d, deadline))
+		return false;
+	released[d->id] = false;
 	unsigned leaks = 0;
 	for (mfn_t m = 0; m < frames_total(); m++) {
 		struct frame *f = frame_of(m);
@@ -726,4 +745,5 @@ void mm_teardown(struct domain *d)
 	}
 	if (leaks)
 		printf("pvlab: d%u teardown: %u frames still referenced (lab 2 accounting)\n", d->id, leaks);
+	return true;
 }
