@@ -112,8 +112,9 @@ void hypercall_entry(struct vcpu *v, struct vm_exit *e);
 long hypercall_call(struct vcpu *v, u64 nr, const u64 args[5]);
 void hypercall_exit(struct vcpu *v, struct vm_exit *e);
 /* Continuations (XSA-45): a long hypercall checks hypercall_preempt_check() between pieces
- * of work (never before the first, so every entry makes progress) and, when it says so,
- * returns hypercall_create_continuation(v, op, args advanced past the work done). */
+ * of work and, when it says so, returns hypercall_create_continuation(v, op, args advanced
+ * past the work done).  The guest re-executes the call at the start of its next slice, so
+ * each entry makes progress. */
 bool hypercall_preempt_check(void);
 long hypercall_create_continuation(struct vcpu *v, u64 op, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5);
 long multicall_run_entry(struct vcpu *v, struct multicall_entry *mc, bool *again);

@@ -100,6 +100,7 @@ static NORETURN void finish(const char *why)
 	machine_exit(ok ? EXIT_SUCCESS : EXIT_FAILURE);
 }
 
+/* Is any domain still running (and so worth not stalling)? */
 static bool any_running(void)
 {
 	for (int i = 0; i < MAX_DOMAINS; i++)
