@@ -265,6 +265,7 @@ struct domain *domain_build(const char *spec, const void *elf, size_t elf_len, b
 	}
 	d->shared_info_mfn = page_alloc(id);
 	frame_of(d->shared_info_mfn)->count = 1;
+	share_page_with_guest(d, d->shared_info_mfn);	/* we write it: never a page table */
 	d->start_info_mfn = p2m[l.start_info];
 	d->nr_pages = l.nr_pages;
 	d->virt_base = l.virt_base;
@@ -338,11 +339,17 @@ void domain_crash(struct domain *d, const char *fmt, ...)
 }
 
 /* Give every frame of a dead domain back.  Called by the scheduler, never from the
- * domain's own exit handling, so nothing of it is in use any more. */
-void domain_destroy(struct domain *d)
+ * domain's own exit handling, so nothing of it is in use any more.  With `preemptible`, it
+ * works for at most a time slice and returns false if not done (call again; the domain
+ * stays DOM_DYING meanwhile), so that other domains keep their slices. */
+bool domain_destroy(struct domain *d, bool preemptible)
 {
-	hooks_domain_destroy(d);
-	mm_teardown(d);
+	if (!d->destroying) {
+		d->destroying = true;
+		hooks_domain_destroy(d);	/* once, though the teardown below may take several calls */
+	}
+	if (!mm_teardown(d, preemptible ? rdtsc() + (u64)sched_slice_ms * tsc_khz : 0))
+		return false;
 	vcpu_ops->vcpu_destroy(&d->vcpu);
 	fpu_release(&d->vcpu);
 	for (mfn_t m = 0; m < frames_total(); m++) {
@@ -357,4 +364,5 @@ void domain_destroy(struct domain *d)
 		page_free(m);
 	}
 	d->state = DOM_DEAD;
+	return true;
 }

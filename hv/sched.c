@@ -2,7 +2,8 @@
  * The scheduler: round robin over runnable vCPUs on one physical CPU, preempted by the host
  * LAPIC timer every millisecond and switched every sched_slice_ms.  A vCPU that executes HLT
  * or SCHEDOP_block sleeps until something can wake it; when every domain is asleep and
- * nothing can wake any of them, the run is over and we say so instead of hanging.
+ * nothing can wake any of them, the run is over and we say so instead of hanging.  A dead
+ * domain is torn down a slice's worth at a time while others run (reap()).
  */
 #include "hv/hv.h"
 
@@ -11,6 +12,7 @@ unsigned sched_slice_ms = 5;
 static volatile bool need_resched;
 static volatile unsigned slice_used;
 static volatile u64 ticks;
+static u64 slice_start_tsc;	/* when the running vCPU's slice began */
 
 const char *shutdown_reason_name(int reason);
 
@@ -36,6 +38,13 @@ void vcpu_wake(struct vcpu *v)
 void sched_yield(void)
 {
 	need_resched = true;
+}
+
+/* Has the running vCPU used up its time slice?  Read from the TSC, not the tick count:
+ * the hypervisor runs with interrupts off, so no tick arrives while a hypercall works. */
+bool sched_slice_over(void)
+{
+	return rdtsc() - slice_start_tsc >= (u64)sched_slice_ms * tsc_khz;
 }
 
 long do_sched_op(struct vcpu *v, u64 cmd, u64 arg)
@@ -87,7 +96,17 @@ static NORETURN void finish(const char *why)
 	machine_exit(ok ? EXIT_SUCCESS : EXIT_FAILURE);
 }
 
-/* Tear down domains that ended; end the run when none is left or dom0 crashed. */
+/* Is any domain still running (and so worth not stalling)? */
+static bool any_running(void)
+{
+	for (int i = 0; i < MAX_DOMAINS; i++)
+		if (domains[i].state == DOM_RUNNING)
+			return true;
+	return false;
+}
+
+/* Tear down domains that ended -- a slice's worth at a time while others run, so a big
+ * teardown does not stall them; end the run when none is left or dom0 crashed. */
 static void reap(void)
 {
 	bool live = false;
@@ -96,9 +115,9 @@ static void reap(void)
 		if (d->state == DOM_DYING) {
 			if (d->privileged && d->shutdown_reason == SHUTDOWN_crash)
 				finish("dom0 crashed: ending the run");
-			domain_destroy(d);
+			domain_destroy(d, any_running());
 		}
-		live |= d->state == DOM_RUNNING;
+		live |= d->state == DOM_RUNNING || d->state == DOM_DYING;
 	}
 	if (!live)
 		finish("all domains have shut down");
@@ -131,6 +150,11 @@ static void cpu_back(void)
 static void idle(void)
 {
 	for (int i = 0; i < MAX_DOMAINS; i++)
+		if (domains[i].state == DOM_DYING) {
+			cpu_back();	/* a teardown to go on with (reap): no sleeping */
+			return;
+		}
+	for (int i = 0; i < MAX_DOMAINS; i++)
 		if (domains[i].state == DOM_RUNNING && hooks_can_wake(&domains[i].vcpu)) {
 			sti_hlt();
 			cli();
@@ -156,6 +180,7 @@ void sched_run(void)
 		fpu_switch_to(v);	/* its own FPU/SSE registers, and nobody else's */
 		need_resched = false;
 		slice_used = 0;
+		slice_start_tsc = rdtsc();
 		hooks_switch_in(v);	/* e.g. a fresh time snapshot */
 		u64 last_update = ticks;
 		while (v->state == VCPU_RUNNABLE && v->dom->state == DOM_RUNNING && !need_resched) {
