@@ -24,6 +24,9 @@ TEST(test_hc_null, "hypercall-null", "a null hypercall returns its value")
 	xen_extraversion_t extra;
 	check_eq(HYPERVISOR_xen_version(XENVER_extraversion, extra), 0, "xen_version(extraversion)");
 	check(!strcmp(extra, "-pvlab"), "extraversion is \"-pvlab\" (got \"%s\")", extra);
+	/* Arguments 4 and 5 travel in R10 and R8, not RCX and R9 as in a C call or syscall. */
+	check_eq(_hypercall(__HYPERVISOR_pvlab_debug_op, PVLAB_DEBUG_args, 1, 2, 3, 4), 0x04030201,
+		 "all five arguments arrive in their registers (RDI, RSI, RDX, R10, R8)");
 }
 
 TEST(test_hc_bad, "hypercall-bad", "unknown and out-of-range hypercall numbers")
@@ -59,11 +62,16 @@ TEST(test_console, "console", "console_io: lengths, pointers, pages")
 	check_eq(_hypercall(__HYPERVISOR_console_io, CONSOLEIO_write, 1ULL << 40, (u64)s, 0, 0), -XEN_EINVAL,
 		 "length 2^40: -EINVAL");
 	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, CONSOLEIO_MAX + 1, s), -XEN_EINVAL, "length MAX+1: -EINVAL");
+	static char newlines[CONSOLEIO_MAX];	/* empty lines print nothing */
+	memset(newlines, '\n', sizeof(newlines));
+	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, CONSOLEIO_MAX, newlines), 0, "length MAX: allowed");
 	check_eq(HYPERVISOR_console_io(CONSOLEIO_read, 1, s), -XEN_ENOSYS, "CONSOLEIO_read: -ENOSYS");
 	check_eq(HYPERVISOR_console_io(7, 1, s), -XEN_ENOSYS, "unknown command: -ENOSYS");
 	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, 4, NULL), -XEN_EFAULT, "NULL: -EFAULT");
 	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, 4, (char *)NONCANONICAL), -XEN_EFAULT,
 		 "non-canonical: -EFAULT");
+	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, 4, (char *)(NONCANONICAL | (u64)s)), -XEN_EFAULT,
+		 "a non-canonical alias of a good buffer: -EFAULT");
 	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, 4, (char *)unmapped()), -XEN_EFAULT, "unmapped: -EFAULT");
 	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, 4, (char *)0x100000), -XEN_EFAULT,
 		 "the hypervisor's physical address: -EFAULT");
@@ -71,6 +79,12 @@ TEST(test_console, "console", "console_io: lengths, pointers, pages")
 	memcpy(last, "BAD\n", 4);
 	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, 8, last), -XEN_EFAULT,
 		 "running off the end of memory: -EFAULT (and \"BAD\" not printed)");
+	/* Longer than one piece of the copy: nothing may be printed before the check fails. */
+	char *longer = pfn_to_virt(start_info->nr_pages) - 300;
+	memset(longer, 'x', 300);
+	memcpy(longer, "BAD", 3);
+	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, 600, longer), -XEN_EFAULT,
+		 "600 bytes running off the end: -EFAULT (and nothing printed)");
 	check_eq(_hypercall(__HYPERVISOR_console_io, CONSOLEIO_write, 16, (u64)-16, 0, 0), -XEN_EFAULT,
 		 "a range that wraps around: -EFAULT");
 }
@@ -112,6 +126,8 @@ TEST(test_copy_to, "copy-to-guest", "the hypervisor writes only where the guest 
 	check_eq(HYPERVISOR_xen_version(XENVER_extraversion, NULL), -XEN_EFAULT, "NULL: -EFAULT");
 	check_eq(HYPERVISOR_xen_version(XENVER_extraversion, (void *)NONCANONICAL), -XEN_EFAULT,
 		 "non-canonical: -EFAULT");
+	check_eq(HYPERVISOR_xen_version(XENVER_extraversion, (void *)(NONCANONICAL | (u64)ok)), -XEN_EFAULT,
+		 "a non-canonical alias of a good buffer: -EFAULT");
 	check_eq(HYPERVISOR_xen_version(XENVER_extraversion, (void *)unmapped()), -XEN_EFAULT,
 		 "unmapped: -EFAULT");
 	/* Our page tables are mapped read-only: the hypervisor must not write there for us. */
@@ -157,12 +173,17 @@ TEST(test_multicall, "multicall", "batches: each entry's result, bad entries, ne
 	/* The batching helper, across more than one multicall. */
 	static struct mc_batch b;
 	unsigned idx[100];
-	for (int i = 0; i < 100; i++)
+	int in_order = 0;
+	for (int i = 0; i < 100; i++) {
 		idx[i] = mc_add(&b, __HYPERVISOR_xen_version, XENVER_version, 0, 0, 0, 0);
+		in_order += idx[i] == (unsigned)i % MULTICALL_MAX;
+		b.e[idx[i] % MULTICALL_MAX].result = 0x1234;	/* no stale result can pass */
+	}
+	check_eq(in_order, 100, "mc_add returns each entry's index in the batch");
 	check_eq(mc_flush(&b), 0, "mc_flush of the last part");
 	int good = 0;
 	for (int i = 64; i < 100; i++)
-		good += b.e[idx[i]].result == VERSION;
+		good += b.e[idx[i] % MULTICALL_MAX].result == VERSION;
 	check_eq(good, 36, "the 36 entries after the automatic flush all ran");
 }
 

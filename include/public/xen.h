@@ -359,5 +359,8 @@ STATIC_ASSERT(__builtin_offsetof(struct start_info, cmd_line) == 128);
 					 * -XEN_EFAULT: unreadable before its NUL,
 					 * -XEN_E2BIG: longer than PVLAB_LOG_MAX - 1 */
 #define PVLAB_LOG_MAX		128
+#define PVLAB_DEBUG_args	5	/* pvlab_debug_op(5, a, b, c, d): returns a | b << 8 |
+					 * c << 16 | d << 24 (each below 256): the lab 1 test
+					 * that all five argument registers arrive */
 
 #endif
