@@ -37,6 +37,8 @@ TEST(test_hc_bad, "hypercall-bad", "unknown and out-of-range hypercall numbers")
 	check_eq(hypercall_raw(NR_HYPERCALLS, 0, 0, 0, 0, 0), -XEN_ENOSYS, "NR_HYPERCALLS: -ENOSYS");
 	check_eq(hypercall_raw(1000, 0, 0, 0, 0, 0), -XEN_ENOSYS, "1000: -ENOSYS");
 	check_eq(hypercall_raw(1ULL << 63, 0, 0, 0, 0, 0), -XEN_ENOSYS, "2^63: -ENOSYS");
+	check_eq(hypercall_raw((1ULL << 32) + __HYPERVISOR_xen_version, XENVER_version, 0, 0, 0, 0), -XEN_ENOSYS,
+		 "2^32 + xen_version: -ENOSYS (the number is 64 bits)");
 	check_eq(hypercall_raw(~0ULL, 0, 0, 0, 0, 0), -XEN_ENOSYS, "-1: -ENOSYS");
 	check_eq(HYPERVISOR_sched_op(99, NULL), -XEN_ENOSYS, "sched_op(99): -ENOSYS");
 	check_eq(HYPERVISOR_xen_version(99, NULL), -XEN_ENOSYS, "xen_version(99): -ENOSYS");
@@ -57,6 +59,14 @@ TEST(test_console, "console", "console_io: lengths, pointers, pages")
 	memcpy(s, msg, strlen(msg));
 	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, (int)strlen(msg), s), 0, "a write across two pages");
 	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, 0, s), 0, "length 0");
+	/* Longer than any small piece the hypervisor copies at a time: every byte in place. */
+	static const char lines[] =
+		"console: line 1/5 abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX\n"
+		"console: line 2/5 bcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY\n"
+		"console: line 3/5 cdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n"
+		"console: line 4/5 defghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZa\n"
+		"console: line 5/5 efghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZab\n";
+	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, (int)sizeof(lines) - 1, lines), 0, "five lines in one write");
 	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, -1, s), -XEN_EINVAL, "length -1: -EINVAL");
 	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, (int)0x80000000u, s), -XEN_EINVAL, "length INT_MIN: -EINVAL");
 	check_eq(_hypercall(__HYPERVISOR_console_io, CONSOLEIO_write, 1ULL << 40, (u64)s, 0, 0), -XEN_EINVAL,
