@@ -69,10 +69,17 @@ def find_mutants(root, labs, only):
 
 
 def tracked_files(root):
-    """The tree's tracked files (as `git ls-files` lists them)."""
-    out = subprocess.run(["git", "-C", root, "ls-files", "-z"], stdout=subprocess.PIPE,
-                         check=True).stdout.decode()
-    return [f for f in out.split("\0") if f]
+    """The tree's tracked files (as `git ls-files` lists them); outside git, every file but
+    obj/ and dot files."""
+    p = subprocess.run(["git", "-C", root, "ls-files", "-z"], stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL)
+    if p.returncode == 0:
+        return [f for f in p.stdout.decode().split("\0") if f]
+    found = []
+    for d, dirs, files in os.walk(root):
+        dirs[:] = [x for x in dirs if not x.startswith(".") and (d != root or x != "obj")]
+        found += [os.path.relpath(os.path.join(d, f), root) for f in files if not f.startswith(".")]
+    return found
 
 
 def make_tree(root, dest, files):
