@@ -158,6 +158,7 @@ TEST(test_pt_hostile, "pt-hostile", "every way to map what is not ours is refuse
 		 "map a frame just below ours (another domain's or the hypervisor's): -EINVAL");
 	check_eq(UPDATE(slot_ma, (1ULL << 40) | RO), -XEN_EINVAL, "map a frame beyond memory: -EINVAL");
 	check_eq(UPDATE(slot_ma, (mine << PAGE_SHIFT) | RW | BIT(52)), -XEN_EINVAL, "a reserved PTE bit: -EINVAL");
+	check_eq(UPDATE(slot_ma, (mine << PAGE_SHIFT) | RW | BIT(60)), -XEN_EINVAL, "PTE bit 60 (reserved here): -EINVAL");
 	pte_t *l2e = (pte_t *)mfn_to_virt(PTE_MFN(((pte_t *)mfn_to_virt(PTE_MFN(((pte_t *)pt)[PT_INDEX(FAR_VA, 4)])))[PT_INDEX(FAR_VA, 3)]));
 	u64 l2_ma = (virt_to_mfn(l2e) << PAGE_SHIFT) + PT_INDEX(FAR_VA + LARGE_PAGE_SIZE, 2) * 8;
 	check_eq(UPDATE(l2_ma, (mine << PAGE_SHIFT) | RW | PTE_PS), -XEN_EINVAL, "a 2 MiB superpage: -EINVAL");
