@@ -129,9 +129,10 @@ long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64 a3, u64 a4, u64 a5)
 		return n;
 	}
 	case PVLAB_DEBUG_time_stress:
-		v->dom->time_stress = arg != 0;
-		time_update(v->dom);	/* leave the record whole when stress ends */
+		time_stress_set(v->dom, arg != 0);
 		return 0;
+	case PVLAB_DEBUG_block_count:
+		return (long)v->blocks;
 	case PVLAB_DEBUG_args:
 		if ((arg | a3 | a4 | a5) > 0xff)
 			return -XEN_EINVAL;
