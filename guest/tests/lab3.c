@@ -23,7 +23,9 @@ static volatile struct vcpu_time_info *record(void)
 /* Busy-wait ms milliseconds of PV time (no blocking, no hypercall). */
 static void spin_ms(u64 ms)
 {
-	for (u64 end = get_system_time() + ms * MS; get_system_time() < end;)
+	/* ...or 10^7 TSC ticks per ms (well over any TSC's rate), should the clock stand still */
+	u64 end = get_system_time() + ms * MS, tsc_end = rdtsc() + ms * 10000000;
+	while (get_system_time() < end && rdtsc() < tsc_end)
 		pause();
 }
 
@@ -132,6 +134,25 @@ TEST(test_time_scale, "time-scale", "an old snapshot: no overflow in the scaling
 		pause();
 }
 
+static volatile int steps_left;
+
+static u64 one_step(u64 rflags)
+{
+	return --steps_left > 0 ? rflags : rflags & ~RFLAGS_TF;
+}
+
+/* Read the clock single-stepping its first n instructions.  Each step is a #DB, which the
+ * hypervisor intercepts and reflects: a VM exit, at which stress mode rewrites the record.
+ * So the read straddles rewrites at a different instruction for each n. */
+static u64 stepped_read(int n)
+{
+	steps_left = n;
+	__asm__ volatile("pushf; orq %0, (%%rsp); popf" :: "i"(RFLAGS_TF) : "memory", "cc");
+	u64 t = get_system_time();
+	__asm__ volatile("pushf; andq %0, (%%rsp); popf" :: "i"(~RFLAGS_TF) : "memory", "cc");
+	return t;
+}
+
 TEST(test_time_stress, "time-stress", "no torn reads while the hypervisor rewrites the record")
 {
 	if (!setup())
@@ -139,8 +160,21 @@ TEST(test_time_stress, "time-stress", "no torn reads while the hypervisor rewrit
 	u64 t0 = get_system_time();
 	check_eq(HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_time_stress, 1), 0, "stress mode on");
 	int bad = bad_reads(300000, 50 * MS);
-	HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_time_stress, 0);
 	check_eq(bad, 0, "300000 reads under stress: never torn, never backwards");
+	single_step_hook = one_step;
+	bad = 0;
+	for (int n = 1; n <= 60; n++) {
+		u64 before = get_system_time();
+		u64 t = stepped_read(n);
+		u64 after = get_system_time();
+		if (t < before || t > after) {
+			if (bad++ < 3)
+				printf("stepped read %d: %lu, not between %lu and %lu\n", n, t, before, after);
+		}
+	}
+	single_step_hook = NULL;
+	check_eq(bad, 0, "60 reads stepped through VM exits under stress: never torn");
+	HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_time_stress, 0);
 	u64 t1 = get_system_time();
 	check(t1 > t0 && t1 < 3600 * 1000 * MS, "the clock ran on, and is the time since boot (%lu -> %lu ns)", t0, t1);
 }
@@ -188,6 +222,18 @@ TEST(test_timer, "timer", "one-shot timers: past, cancelled, and sleeping on one
 	check(HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_exit_count, 0) - exits < 200,
 	      "... blocked rather than spun");
 	check(HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_block_count, 0) > blocks, "... in SCHEDOP_block");
+
+	/* An event already pending (raised with interrupts off) must not cut a sleep short. */
+	before = timer_events;
+	cli();
+	HYPERVISOR_set_timer_op(get_system_time() - 1);
+	t0 = get_system_time();
+	sleep_ns(30 * MS);
+	sti();
+	slept = get_system_time() - t0;
+	check(slept >= 30 * MS && slept < 2000 * MS, "sleep(30 ms) with an event already pending took %lu us",
+	      slept / 1000);
+	check_eq((long)(timer_events - before), 2, "... and both events were handled");
 
 	/* Interrupts off: the upcall waits for STI, and comes right after it. */
 	before = timer_events;
