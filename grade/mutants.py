@@ -16,7 +16,8 @@ of this proof.
 Each worker (-j, default: the number of CPUs) has its own copy of the tree, built once and
 patched, rebuilt and restored mutant by mutant.  Tests run in the order most likely to
 catch first: the test that caught the mutant last time (remembered in
-obj/mutants-caught.json), then the lab's tests in manifest order.  One line per mutant,
+obj/mutants-caught.json, else as recorded in labs/mutants/caught.json, which --record
+rewrites), then the lab's tests in manifest order.  One line per mutant,
 a count per lab, and `mutants: N passed, N failed`; exit status 1 on any failure.
 See docs/KIT.md ("The mutant proof").
 """
@@ -195,7 +196,7 @@ def lab_tests(root):
     return by_lab
 
 
-def report(r, verbose, root):
+def report(r, verbose):
     """Print one mutant's line (and with verbose, the catching test's report)."""
     print(r.line())
     if verbose and r.outcome is not None:
@@ -216,6 +217,8 @@ def main(argv):
     p.add_argument("--timeout-scale", type=float, default=1.0, metavar="F")
     p.add_argument("--keep", action="store_true", help="keep the work trees and their logs")
     p.add_argument("--root", default=ROOT, help="the reference tree (default: this one)")
+    p.add_argument("--record", action="store_true",
+                   help="rewrite labs/mutants/caught.json (which test caught each mutant: the order hint)")
     args = p.parse_args(argv)
     root = os.path.abspath(args.root)
     mutants = find_mutants(root, args.lab, args.only)
@@ -225,12 +228,13 @@ def main(argv):
         return 1
     tests = lab_tests(root)
     cache_path = os.path.join(root, "obj", "mutants-caught.json")
-    cache = load_cache(cache_path)
+    record_path = os.path.join(root, "labs", "mutants", "caught.json")
+    cache = dict(load_cache(record_path), **load_cache(cache_path))
     results, bad_headers = [], [m for m in mutants if not m.what or not m.files]
     for m in bad_headers:
         results.append(Result(m, "MALFORMED", "the first line must be '# what it gets wrong' "
                               "and the rest a diff (%s)" % os.path.relpath(m.path, root)))
-        report(results[-1], args.verbose, root)
+        report(results[-1], args.verbose)
     todo = queue.Queue()
     for m in mutants:
         if m not in bad_headers:
@@ -259,7 +263,7 @@ def main(argv):
                 results.append(r)
                 if r.ok:
                     cache[m.id] = r.outcome.test.id
-                report(r, args.verbose, root)
+                report(r, args.verbose)
 
     threads = [threading.Thread(target=worker, args=(k,), daemon=True)
                for k in range(max(1, min(args.jobs, todo.qsize())))]
@@ -278,6 +282,9 @@ def main(argv):
         else:
             shutil.rmtree(work, ignore_errors=True)
     save_cache(cache_path, cache)
+    if args.record:
+        caught = {r.mutant.id: r.outcome.test.id for r in results if r.ok}
+        save_cache(record_path, dict(load_cache(record_path), **caught))
     for f in failures:
         print("FAIL: " + f)
     for lab in sorted({m.lab for m in mutants}):
