@@ -353,7 +353,7 @@ STATIC_ASSERT(__builtin_offsetof(struct start_info, cmd_line) == 128);
 #define PVLAB_DEBUG_exit_count	0	/* returns the number of VM exits of this vCPU */
 #define PVLAB_DEBUG_audit	1	/* lab 2: recount every frame; 0 or -XEN_EINVAL */
 #define PVLAB_DEBUG_time_stress	2	/* lab 3: arg != 0: rewrite the time record very often */
-#define PVLAB_DEBUG_system_time	3	/* lab 3 benchmark: the system time, the slow way */
+#define PVLAB_DEBUG_system_time	3	/* lab 3 bench and tests: the system time, the slow way */
 #define PVLAB_DEBUG_log		4	/* arg: a guest string, printed as "pvlab: dN log: ..."
 					 * (copy_string_from_guest); returns its length,
 					 * -XEN_EFAULT: unreadable before its NUL,
