@@ -26,6 +26,7 @@ void hv_timer_tick(void)
 
 void vcpu_block(struct vcpu *v)
 {
+	v->blocks++;
 	v->state = VCPU_BLOCKED;
 }
 

@@ -373,12 +373,16 @@ STATIC_ASSERT(__builtin_offsetof(struct start_info, cmd_line) == 128);
 #define PVLAB_DEBUG_exit_count	0	/* returns the number of VM exits of this vCPU */
 #define PVLAB_DEBUG_audit	1	/* lab 2: recount every frame; 0 or -XEN_EINVAL */
 #define PVLAB_DEBUG_time_stress	2	/* lab 3: arg != 0: rewrite the time record very often */
-#define PVLAB_DEBUG_system_time	3	/* lab 3 benchmark: the system time, the slow way */
+#define PVLAB_DEBUG_system_time	3	/* lab 3 bench and tests: the system time, the slow way */
 #define PVLAB_DEBUG_log		4	/* arg: a guest string, printed as "(dN log) ..."
 					 * (copy_string_from_guest); returns its length,
 					 * -XEN_EFAULT: unreadable before its NUL,
 					 * -XEN_E2BIG: longer than PVLAB_LOG_MAX - 1 */
 #define PVLAB_LOG_MAX		128
+#define PVLAB_DEBUG_args	5	/* pvlab_debug_op(5, a, b, c, d): returns a | b << 8 |
+					 * c << 16 | d << 24 (each below 256): the lab 1 test
+					 * that all five argument registers arrive */
+#define PVLAB_DEBUG_block_count	6	/* lab 3: times this vCPU slept in SCHEDOP_block */
 
 #include "public/grant_table.h"		/* lab 5 */
 #include "public/memory.h"		/* lab 7 */
