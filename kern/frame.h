@@ -36,6 +36,7 @@ struct frame {
 STATIC_ASSERT(sizeof(struct frame) == 16);
 #define FRAME_PINNED BIT(0)	/* pinned by its owner (lab 2) */
 #define FRAME_VALIDATED BIT(1)	/* its entries were checked for the current type (lab 2) */
+#define FRAME_XEN_SHARED BIT(2)	/* written by the hypervisor: a permanent writable type ref */
 
 /* Set up the table over `nframes` frames, all OWNER_NONE until frames_add_free() adds them. */
 void frames_init(struct frame *table, u64 nframes);
