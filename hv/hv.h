@@ -33,8 +33,10 @@ struct domain {
 	bool privileged;		/* dom0 */
 	struct vcpu vcpu;		/* one vCPU per domain for now */
 	u64 nr_pages;			/* pseudo-physical frames 0 .. nr_pages-1 */
+	u64 tot_pages;			/* frames it holds now (not shared info): lab 7 balloon */
+	u64 max_pages;			/* tot_pages may never exceed this */
 	u64 virt_base;			/* guest virtual address of pfn 0 */
-	mfn_t start_info_mfn, shared_info_mfn;
+	mfn_t start_info_mfn, shared_info_mfn, hypercall_mfn;
 	char cmdline[MAX_GUEST_CMDLINE];
 	/* How it ended */
 	int shutdown_reason;		/* SHUTDOWN_*, valid once DYING or DEAD */

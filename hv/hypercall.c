@@ -203,6 +203,8 @@ long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64 a3 UNUSED, u64 a4 UNUSED,
 		return mm_audit(v->dom);
 	case PVLAB_DEBUG_system_time:
 		return (long)system_time();
+	case PVLAB_DEBUG_free_frames:
+		return (long)frames_free_count();
 	case PVLAB_DEBUG_log: {
 		char s[PVLAB_LOG_MAX];
 		long n = copy_string_from_guest(v, s, arg, sizeof(s));

@@ -374,6 +374,7 @@ STATIC_ASSERT(__builtin_offsetof(struct start_info, cmd_line) == 128);
 					 * -XEN_EFAULT: unreadable before its NUL,
 					 * -XEN_E2BIG: longer than PVLAB_LOG_MAX - 1 */
 #define PVLAB_LOG_MAX		128
+#define PVLAB_DEBUG_free_frames	15	/* lab 7: how many machine frames are free */
 
 #include "public/grant_table.h"		/* lab 5 */
 #include "public/memory.h"		/* lab 7 */
