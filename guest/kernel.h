@@ -50,6 +50,7 @@ u64 mm_free_pages(void);		/* how many pages alloc_page() can still give */
 enum pfn_state mm_pfn_state(u64 pfn);
 void mm_pfn_ballooned(u64 pfn);		/* lab 7: an unmapped page in use went to the hypervisor */
 void mm_pfn_populated(u64 pfn);		/* lab 7: ... and is back, mapped: in use */
+u64 mm_ballooned_pages(void);		/* how many pfns are ballooned out */
 u64 virt_to_pfn(const void *va);
 u64 virt_to_mfn(const void *va);
 void *pfn_to_virt(u64 pfn);
@@ -87,6 +88,15 @@ void evtchn_upcall(void);		/* the callback vector's handler */
 typedef void (*evtchn_handler_t)(unsigned port);
 void evtchn_set_handler(unsigned port, evtchn_handler_t h);
 extern volatile u64 upcalls;		/* how many upcalls arrived */
+
+/* balloon.c (lab 7): give memory back to the hypervisor and take it again.  The target
+ * comes from the command line (balloon_target=PAGES) for now; lab 6's store watch on
+ * memory/target will call balloon_set_target() the same way. */
+#define BALLOON_BATCH 512			/* extents per memory_op */
+long balloon_set_target(u64 target);		/* pages the domain should hold: the pages it holds after */
+long balloon_inflate(u64 n);			/* give back up to n pages (one batch): how many went */
+long balloon_deflate(u64 n);			/* take back up to n pages (one batch): how many came */
+u64 balloon_current(void);			/* pages we hold: nr_pages - ballooned */
 
 /* time: a busy wait of roughly `cycles` TSC ticks (before lab 3's PV clock exists) */
 static inline void spin_tsc(u64 cycles)

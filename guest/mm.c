@@ -16,6 +16,7 @@ u64 *phys_to_machine;
 static u64 next_pfn;		/* bump pointer: pfns >= next_pfn were never handed out */
 static void *free_list;		/* freed pages, linked through their first word */
 static u64 nr_free_list;	/* pages on free_list */
+static u64 nr_ballooned;	/* pfns in state PFN_BALLOONED */
 static u8 pfn_state[GUEST_MAX_PFNS];	/* enum pfn_state; pfns >= next_pfn: PFN_FREE */
 
 void mm_init(void)
@@ -106,6 +107,7 @@ void mm_pfn_ballooned(u64 pfn)
 	if (mm_pfn_state(pfn) != PFN_USED || phys_to_machine[pfn] != INVALID_MFN)
 		panic("mm_pfn_ballooned: pfn %lx is not an unmapped page in use", pfn);
 	pfn_state[pfn] = PFN_BALLOONED;
+	nr_ballooned++;
 }
 
 /* Ballooned-out pfn has a machine frame again (P2M entry set, mapped): it is a page in use,
@@ -115,4 +117,11 @@ void mm_pfn_populated(u64 pfn)
 	if (mm_pfn_state(pfn) != PFN_BALLOONED || phys_to_machine[pfn] == INVALID_MFN)
 		panic("mm_pfn_populated: pfn %lx is not a ballooned pfn with a new frame", pfn);
 	pfn_state[pfn] = PFN_USED;
+	nr_ballooned--;
+}
+
+/* How many pfns are ballooned out. */
+u64 mm_ballooned_pages(void)
+{
+	return nr_ballooned;
 }

@@ -143,6 +143,9 @@ long do_update_va_mapping(struct vcpu *v, u64 va, u64 val, u64 flags, u64, u64);
 long mm_audit(struct domain *d);
 void mm_teardown(struct domain *d);
 
+/* memory.c (lab 7): the reservation, for balloon drivers */
+long do_memory_op(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);
+
 /* time.c (lab 3): PV time and the one-shot timer */
 void time_init(void);
 u64 system_time(void);

@@ -91,6 +91,7 @@ static const hypercall_fn hypercall_table[NR_HYPERCALLS] = {
 	[__HYPERVISOR_update_va_mapping] = do_update_va_mapping,
 	[__HYPERVISOR_set_timer_op] = do_set_timer_op,
 	[__HYPERVISOR_hvm_op] = do_hvm_op,
+	[__HYPERVISOR_memory_op] = do_memory_op,
 	[__HYPERVISOR_pvlab_debug_op] = do_debug_op,
 };
 
