@@ -170,9 +170,9 @@ TEST(test_balloon_give, "balloon-give", "fill pages with a secret and give them 
 	for (long i = 0; i < done; i++)
 		mm_pfn_ballooned(pfns[i]);
 	long f = free_frames();
-	/* Stay alive until the pool changes: the other domain took them (or ended).  A
-	 * yield may last a host tick: the bound is a few seconds. */
-	for (int i = 0; i < 3000 && free_frames() == f; i++)
+	/* Stay alive until the other domain has taken as many frames (or a while has passed:
+	 * a yield may last a host tick, so the bound is a few seconds). */
+	for (int i = 0; i < 3000 && free_frames() > f - LEAK_N; i++)
 		HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
 	audit();
 }
@@ -189,6 +189,14 @@ TEST(test_balloon_take, "balloon-take", "populate frames another domain gave bac
 	for (int i = 0; i < 3000 && (c1 = cur_res(1)) > max1 - LEAK_N; i++)
 		HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
 	check(c1 <= max1 - LEAK_N, "d1 gave 64 pages back (%ld of %ld)", c1, max1);
+	/* dom0 may grow d1 (it has room now); the new frames are d1's, not ours. */
+	static xen_pfn_t f1[2];
+	check_eq(memop(XENMEM_increase_reservation, f1, 2, 0, 1), 2, "dom0 grows d1 by 2 frames");
+	check_eq(cur_res(1), c1 + 2, "d1's current_reservation rose by 2");
+	check_eq(memop(XENMEM_decrease_reservation, f1, 2, 0, DOMID_SELF), 0,
+		 "dom0 giving back d1's frames as its own: refused");
+	check_eq(memop(XENMEM_decrease_reservation, f1, 2, 0, 1), 2, "dom0 giving them back for d1");
+	check_eq(cur_res(1), c1, "d1's reservation is as before");
 	static xen_pfn_t list[LEAK_N];
 	static u64 pfns[LEAK_N];
 	int k = 0;
@@ -240,6 +248,11 @@ TEST(test_balloon_refuse, "balloon-refuse", "frames still in use or not ours are
 	p[0] = 0x77;
 	check_eq(give(virt_to_mfn(p), 0), 0, "a page we still map: refused");
 	check_eq((long)p[0], 0x77, "... and it still holds what we wrote");
+	check_eq(HYPERVISOR_update_va_mapping((u64)p, (virt_to_mfn(p) << PAGE_SHIFT) | RO, UVMF_INVLPG), 0,
+		 "map it read-only instead (no type, one mapping)");
+	check_eq(give(virt_to_mfn(p), 0), 0, "a page we map read-only: refused");
+	check_eq(HYPERVISOR_update_va_mapping((u64)p, (virt_to_mfn(p) << PAGE_SHIFT) | RW, UVMF_INVLPG), 0,
+		 "map it writable again");
 	u64 l4 = current_l4();
 	check_eq(give(l4, 0), 0, "our pinned L4 (a page table, CR3): refused");
 	check_eq(map_page(l4, FAR_VA, virt_to_mfn(p), RW), 0, "map a page far away (new tables)");
