@@ -7,7 +7,8 @@
  * refuses to take a frame anything still holds), mark their P2M entries invalid, and give
  * the frames back with XENMEM_decrease_reservation.  Deflate: ask for new frames for
  * ballooned-out pfns with XENMEM_populate_physmap, map them, set the P2M, and free the
- * pages into the allocator, so the kernel really can use them again.
+ * pages into the allocator, so the kernel really can use them again.  The remappings of a
+ * batch go in one multicall: one VM exit per page would cost more than the giving back.
  */
 #include "guest/kernel.h"
 
@@ -29,14 +30,29 @@ static long reservation(unsigned cmd, xen_pfn_t *list, u64 n)
 }
 
 #if SOLUTION(7)
-/* Map pfn at its place in our address space to mfn again (or nothing, for mfn
- * INVALID_MFN) and set its P2M entry. */
+static struct mc_batch remaps;	/* one multicall of update_va_mapping per batch */
+static void flush_pfns(void);
+
+/* Queue: map pfn at its place in our address space to mfn again (or to nothing, for mfn
+ * INVALID_MFN); set its P2M entry.  Done by the next flush_pfns(). */
 static void set_pfn(u64 pfn, u64 mfn)
 {
 	u64 pte = mfn == INVALID_MFN ? 0 : (mfn << PAGE_SHIFT) | RW;
-	if (HYPERVISOR_update_va_mapping((u64)pfn_to_virt(pfn), pte, UVMF_INVLPG) < 0)
-		panic("balloon: cannot remap pfn %lx", pfn);
+	if (remaps.n == ARRAY_SIZE(remaps.e))
+		flush_pfns();	/* ourselves, so that every result is checked */
+	mc_add(&remaps, __HYPERVISOR_update_va_mapping, (u64)pfn_to_virt(pfn), pte, UVMF_INVLPG, 0, 0);
 	phys_to_machine[pfn] = mfn;
+}
+
+/* Make the queued remappings.  One that fails is a kernel bug (our own pages). */
+static void flush_pfns(void)
+{
+	unsigned n = remaps.n;
+	if (mc_flush(&remaps) < 0)
+		panic("balloon: remapping failed");
+	for (unsigned i = 0; i < n; i++)
+		if ((long)remaps.e[i].result < 0)
+			panic("balloon: cannot remap %lx", remaps.e[i].args[0]);
 }
 #else // SOLUTION(7)
 /* Lab 7: helpers of your own go here. */
@@ -56,19 +72,21 @@ long balloon_inflate(u64 n)
 		mfns[k] = phys_to_machine[pfns[k]];
 		set_pfn(pfns[k], INVALID_MFN);
 	}
+	flush_pfns();
 	long done = reservation(XENMEM_decrease_reservation, mfns, k);
 	for (u64 i = 0; i < k; i++) {
 		if ((long)i < done) {
 			mm_pfn_ballooned(pfns[i]);
 		} else {	/* refused: the page is ours again */
 			set_pfn(pfns[i], mfns[i]);
+			flush_pfns();
 			free_page(pfn_to_virt(pfns[i]));
 		}
 	}
 	return done;
 #else // SOLUTION(7)
 	/* Lab 7: take up to n (at most BALLOON_BATCH) pages with alloc_page_try(), unmap
-	 * each and invalidate its P2M entry, give the frames back in one
+	 * each (batched in a multicall: mc_add, mc_flush) and invalidate its P2M entry, give the frames back in one
 	 * XENMEM_decrease_reservation, tell the allocator (mm_pfn_ballooned) about those that
 	 * went, and take back those that did not.  Return how many went. */
 	(void)n, (void)mfns, (void)pfns, (void)reservation;
@@ -87,8 +105,10 @@ long balloon_deflate(u64 n)
 		if (mm_pfn_state(pfn) == PFN_BALLOONED)
 			pfns[k] = list[k] = pfn, k++;
 	long done = reservation(XENMEM_populate_physmap, list, k);
-	for (long i = 0; i < done; i++) {
+	for (long i = 0; i < done; i++)
 		set_pfn(pfns[i], list[i]);	/* populate wrote the new mfn over the pfn */
+	flush_pfns();
+	for (long i = 0; i < done; i++) {
 		mm_pfn_populated(pfns[i]);
 		free_page(pfn_to_virt(pfns[i]));
 	}
