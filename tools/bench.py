@@ -79,7 +79,7 @@ def main():
         sys.exit("usage: tools/bench.py [--emu NAME]")
     if not os.path.exists(KERNEL):
         sys.exit("bench: no obj/hv.elf: run make first")
-    lines, times, first, total = run(emu, "-- test=bench-hypercall,bench-paging,bench-time")
+    lines, times, first, total = run(emu, "-- test=bench-hypercall,bench-paging,bench-time,bench-balloon")
     bench, mhz = results(lines)
     if not mhz or "null-hypercall" not in bench:
         print("\n".join(lines[-20:]))
@@ -113,6 +113,17 @@ def main():
         hc = bench["time-hypercall"]
         row("by hypercall", hc, mhz)
         row("from shared info", bench["time-shared-info"], mhz, hc, "of a hypercall")
+    if "decrease-single" in bench:
+        print("lab 7: giving pages back (per page)")
+        single = bench["decrease-single"]
+        row("512 single extents", single, mhz)
+        row("one list of 512", bench["decrease-batch-512"], mhz, single, "of single")
+        if "decrease-order-9" in bench:
+            row("one order-9 extent", bench["decrease-order-9"], mhz, bench["decrease-batch-512"],
+                "of 512 order-0")
+        drv = bench["balloon-inflate-single"]
+        row("balloon, page by page", drv, mhz)
+        row("balloon, one batch", bench["balloon-inflate-batch"], mhz, drv, "of page by page")
 
 
 if __name__ == "__main__":
