@@ -79,6 +79,10 @@ static inline long HYPERVISOR_event_channel_op(int cmd, void *arg)
 {
 	return _hypercall(__HYPERVISOR_event_channel_op, (u64)cmd, (u64)arg, 0, 0, 0);
 }
+static inline long HYPERVISOR_memory_op(unsigned cmd, void *arg)
+{
+	return _hypercall(__HYPERVISOR_memory_op, cmd, (u64)arg, 0, 0, 0);
+}
 static inline long HYPERVISOR_pvlab_debug_op(int cmd, u64 arg)
 {
 	return _hypercall(__HYPERVISOR_pvlab_debug_op, (u64)cmd, arg, 0, 0, 0);

@@ -41,9 +41,19 @@ static inline void fault_reset(void) { last_fault.vector = -1; }
 long run_in_user_mode(long (*user_fn)(void *), void *arg);
 
 /* mm.c: memory, pseudo-physical frame numbers, machine frame numbers */
+#define GUEST_MAX_PFNS (64 * 256)	/* 64 MiB, the largest domain */
+#define INVALID_MFN (~0ULL)		/* P2M entry of a pfn with no frame (ballooned out) */
+#define INVALID_PFN (~0ULL)
+enum pfn_state { PFN_FREE, PFN_USED, PFN_BALLOONED, PFN_INVALID };
 void mm_init(void);
-void *alloc_page(void);
+void *alloc_page(void);			/* a zeroed page; panics when there is none */
+void *alloc_page_try(void);		/* a zeroed page, or NULL */
 void free_page(void *va);
+u64 mm_free_pages(void);		/* how many pages alloc_page() can still give */
+enum pfn_state mm_pfn_state(u64 pfn);
+void mm_pfn_ballooned(u64 pfn);		/* lab 7: an unmapped page in use went to the hypervisor */
+void mm_pfn_populated(u64 pfn);		/* lab 7: ... and is back, mapped: in use */
+u64 mm_ballooned_pages(void);		/* how many pfns are ballooned out */
 u64 virt_to_pfn(const void *va);
 u64 virt_to_mfn(const void *va);
 void *pfn_to_virt(u64 pfn);
@@ -51,7 +61,7 @@ extern u64 virt_base, first_free_pfn;
 
 /* paging.c (lab 2): the guest's side of direct paging.  Page tables are read-only to us;
  * every change is a validated hypercall. */
-u64 mfn_to_pfn(u64 mfn);
+u64 mfn_to_pfn(u64 mfn);			/* INVALID_PFN if not one of our frames */
 void *mfn_to_virt(u64 mfn);
 u64 current_l4(void);				/* mfn of the live top-level table */
 long mmuext(unsigned cmd, u64 arg);		/* one mmuext_op on DOMID_SELF */
@@ -90,6 +100,15 @@ long evtchn_notify(unsigned port);		/* signal the other end: 0 or error */
 void evtchn_mask(unsigned port);
 long evtchn_unmask(unsigned port);		/* delivers what arrived while masked */
 long wait_for_event(unsigned port, u64 timeout_ns);	/* 0, or -XEN_ETIMEDOUT */
+
+/* balloon.c (lab 7): give memory back to the hypervisor and take it again.  The target
+ * comes from the command line (balloon_target=PAGES) for now; lab 6's store watch on
+ * memory/target will call balloon_set_target() the same way. */
+#define BALLOON_BATCH 512			/* extents per memory_op */
+long balloon_set_target(u64 target);		/* pages the domain should hold: the pages it holds after */
+long balloon_inflate(u64 n);			/* give back up to n pages (one batch): how many went */
+long balloon_deflate(u64 n);			/* take back up to n pages (one batch): how many came */
+u64 balloon_current(void);			/* pages we hold: nr_pages - ballooned */
 
 /* time: a busy wait of roughly `cycles` TSC ticks (before lab 3's PV clock exists) */
 static inline void spin_tsc(u64 cycles)

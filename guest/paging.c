@@ -6,17 +6,26 @@
  */
 #include "guest/kernel.h"
 
+/* Search the P2M: the hypervisor's M2P is not mapped into guests (pvlab), so this is
+ * O(pages); only page-table walks use it.  A ballooned-out pfn's entry is INVALID_MFN and
+ * never matches. */
 u64 mfn_to_pfn(u64 mfn)
 {
+	if (mfn == INVALID_MFN)
+		return INVALID_PFN;
 	for (u64 pfn = 0; pfn < start_info->nr_pages; pfn++)
 		if (phys_to_machine[pfn] == mfn)
 			return pfn;
-	panic("mfn %lx is not one of ours", mfn);
+	return INVALID_PFN;
 }
 
+/* Where frame mfn of ours is mapped; a foreign frame is a kernel bug here. */
 void *mfn_to_virt(u64 mfn)
 {
-	return pfn_to_virt(mfn_to_pfn(mfn));
+	u64 pfn = mfn_to_pfn(mfn);
+	if (pfn == INVALID_PFN)
+		panic("mfn %lx is not one of ours", mfn);
+	return pfn_to_virt(pfn);
 }
 
 u64 current_l4(void)

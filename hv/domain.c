@@ -267,11 +267,12 @@ struct domain *domain_build(const char *spec, const void *elf, size_t elf_len, b
 	frame_of(d->shared_info_mfn)->count = 1;
 	share_page_with_guest(d, d->shared_info_mfn);	/* we write it: never a page table */
 	d->start_info_mfn = p2m[l.start_info];
-	d->nr_pages = l.nr_pages;
+	d->hypercall_mfn = p2m[(l.hypercall_page - l.virt_base) >> PAGE_SHIFT];
+	d->nr_pages = d->tot_pages = d->max_pages = l.nr_pages;
 	d->virt_base = l.virt_base;
 
 	load_image(elf, &l, p2m);
-	fill_hypercall_page(mfn_to_virt(p2m[(l.hypercall_page - l.virt_base) >> PAGE_SHIFT]));
+	fill_hypercall_page(mfn_to_virt(d->hypercall_mfn));
 	for (u64 pfn = 0; pfn < l.nr_pages; pfn++)	/* the guest's copy of the P2M */
 		((u64 *)mfn_to_virt(p2m[l.p2m + pfn / 512]))[pfn % 512] = p2m[pfn];
 	build_page_tables(&l, p2m);

@@ -33,8 +33,10 @@ struct domain {
 	bool privileged;		/* dom0 */
 	struct vcpu vcpu;		/* one vCPU per domain for now */
 	u64 nr_pages;			/* pseudo-physical frames 0 .. nr_pages-1 */
+	u64 tot_pages;			/* frames it holds now (not shared info): lab 7 balloon */
+	u64 max_pages;			/* tot_pages may never exceed this */
 	u64 virt_base;			/* guest virtual address of pfn 0 */
-	mfn_t start_info_mfn, shared_info_mfn;
+	mfn_t start_info_mfn, shared_info_mfn, hypercall_mfn;
 	char cmdline[MAX_GUEST_CMDLINE];
 	/* How it ended */
 	int shutdown_reason;		/* SHUTDOWN_*, valid once DYING or DEAD */
@@ -148,6 +150,9 @@ long do_mmuext_op(struct vcpu *v, u64 ops, u64 count, u64 done, u64 domid, u64);
 long do_update_va_mapping(struct vcpu *v, u64 va, u64 val, u64 flags, u64, u64);
 long mm_audit(struct domain *d);
 bool mm_teardown(struct domain *d, u64 deadline);
+
+/* memory.c (lab 7): the reservation, for balloon drivers */
+long do_memory_op(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);
 
 /* time.c (lab 3): PV time and the one-shot timer */
 void time_init(void);

@@ -92,6 +92,7 @@ static const hypercall_fn hypercall_table[NR_HYPERCALLS] = {
 	[__HYPERVISOR_set_timer_op] = do_set_timer_op,
 	[__HYPERVISOR_hvm_op] = do_hvm_op,
 	[__HYPERVISOR_event_channel_op] = do_event_channel_op,
+	[__HYPERVISOR_memory_op] = do_memory_op,
 	[__HYPERVISOR_pvlab_debug_op] = do_debug_op,
 };
 
@@ -204,6 +205,8 @@ long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64 a3, u64 a4, u64 a5)
 		return mm_audit(v->dom);
 	case PVLAB_DEBUG_system_time:
 		return (long)system_time();
+	case PVLAB_DEBUG_free_frames:
+		return (long)frames_free_count();
 	case PVLAB_DEBUG_log: {
 		char s[PVLAB_LOG_MAX];
 		long n = copy_string_from_guest(v, s, arg, sizeof(s));

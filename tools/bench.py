@@ -88,7 +88,7 @@ def main():
         sys.exit("usage: tools/bench.py [--emu NAME]")
     if not os.path.exists(KERNEL):
         sys.exit("bench: no obj/hv.elf: run make first")
-    lines, times, first, total = run(emu, "-- test=bench-hypercall,bench-paging,bench-time,bench-fpu,bench-events")
+    lines, times, first, total = run(emu, "-- test=bench-hypercall,bench-paging,bench-time,bench-fpu,bench-events,bench-balloon")
     bench, mhz = results(lines)
     if "burst-event" in bench:  # lab 4 is in: a second boot, two domains
         more, _ = results(run(emu, "-- test=bench-pingpong -- test=bench-pingpong")[0])
@@ -142,6 +142,17 @@ def main():
         row("event alone", single, mhz, null, "of a null hypercall")
         row("event in a burst of 64", bench["burst-event"], mhz, single, "of an event alone")
         print(f"  {'events per upcall':<22} {bench['events-per-upcall']:>9} (bursts of 64 sent with interrupts off)")
+    if "decrease-single" in bench:
+        print("lab 7: giving pages back (per page)")
+        single = bench["decrease-single"]
+        row("512 single extents", single, mhz)
+        row("one list of 512", bench["decrease-batch-512"], mhz, single, "of single")
+        if "decrease-order-9" in bench:
+            row("one order-9 extent", bench["decrease-order-9"], mhz, bench["decrease-batch-512"],
+                "of 512 order-0")
+        drv = bench["balloon-inflate-single"]
+        row("balloon, page by page", drv, mhz)
+        row("balloon, one batch", bench["balloon-inflate-batch"], mhz, drv, "of page by page")
 
 
 if __name__ == "__main__":

@@ -120,3 +120,88 @@ TEST(test_bench_fpu, "bench-fpu", "the cost of switching FPU/SSE state (eager)")
 	report("yield-same-domain", rdtsc() - t, N);
 	check(true, "benchmarks ran");
 }
+
+/* Lab 7: take n free pages, unmap them and invalidate their P2M entries (what the balloon
+ * does before giving frames back): their pfns and mfns.  Returns how many it got. */
+static u64 take_unmapped(u64 n, u64 *pfns, xen_pfn_t *mfns)
+{
+	u64 k = 0;
+	for (void *p; k < n && (p = alloc_page_try()); k++) {
+		pfns[k] = virt_to_pfn(p);
+		mfns[k] = virt_to_mfn(p);
+		HYPERVISOR_update_va_mapping((u64)p, 0, UVMF_INVLPG);
+		phys_to_machine[pfns[k]] = INVALID_MFN;
+	}
+	return k;
+}
+
+static long decrease(xen_pfn_t *list, u64 n, unsigned order)
+{
+	struct xen_memory_reservation r = {
+		.extent_start = (u64)list, .nr_extents = n, .extent_order = order, .domid = DOMID_SELF,
+	};
+	return HYPERVISOR_memory_op(XENMEM_decrease_reservation, &r);
+}
+
+#define NB 512
+
+/* Lab 7: giving 512 pages back one extent per call, as one list, and as one order-9 extent
+ * (the hypervisor's part only: the pages are unmapped beforehand); and the whole balloon
+ * driver, page by page and in one batch.  Everything is deflated back in between. */
+TEST(test_bench_balloon, "bench-balloon", "giving memory back (lab 7)")
+{
+	static u64 pfns[2 * NB];
+	static xen_pfn_t mfns[2 * NB];
+	u64 held = balloon_current();
+	if (!check(HYPERVISOR_memory_op(XENMEM_current_reservation, &(domid_t){ DOMID_SELF }) == (long)held,
+		   "memory_op works"))
+		return;
+	u64 k = take_unmapped(NB, pfns, mfns), t = rdtsc();
+	long n = 0;
+	for (u64 i = 0; i < k; i++)
+		n += decrease(&mfns[i], 1, 0);
+	report("decrease-single", rdtsc() - t, NB);
+	for (long i = 0; i < n; i++)
+		mm_pfn_ballooned(pfns[i]);
+	check(n == NB && balloon_set_target(held) == (long)held, "512 single extents, and back");
+	k = take_unmapped(NB, pfns, mfns), t = rdtsc();
+	n = decrease(mfns, k, 0);
+	report("decrease-batch-512", rdtsc() - t, NB);
+	for (long i = 0; i < n; i++)
+		mm_pfn_ballooned(pfns[i]);
+	check(n == NB && balloon_set_target(held) == (long)held, "a list of 512, and back");
+	/* An order-9 extent needs 512 machine-contiguous frames: look among 1024 free pages. */
+	k = 0;
+	for (void *p; k < 2 * NB && (p = alloc_page_try()); k++)
+		pfns[k] = virt_to_pfn(p), mfns[k] = virt_to_mfn(p);
+	u64 run = 0;
+	for (u64 i = 1; i < k && run + NB <= k; i++)
+		if (mfns[i] != mfns[i - 1] + 1 || pfns[i] != pfns[i - 1] + 1)
+			run = i;
+	for (u64 i = 0; i < k; i++)
+		if (i < run || i >= run + NB || run + NB > k)
+			free_page(pfn_to_virt(pfns[i]));
+	if (run + NB > k) {
+		skip("order-9 extent", "no 512 machine-contiguous free pages");
+	} else {
+		for (u64 i = run; i < run + NB; i++) {
+			HYPERVISOR_update_va_mapping((u64)pfn_to_virt(pfns[i]), 0, UVMF_INVLPG);
+			phys_to_machine[pfns[i]] = INVALID_MFN;
+		}
+		t = rdtsc();
+		n = decrease(&mfns[run], 1, 9);
+		report("decrease-order-9", rdtsc() - t, NB);
+		for (u64 i = run; n == 1 && i < run + NB; i++)
+			mm_pfn_ballooned(pfns[i]);
+		check(n == 1 && balloon_set_target(held) == (long)held, "one order-9 extent, and back");
+	}
+	t = rdtsc();
+	for (int i = 0; i < NB; i++)
+		balloon_inflate(1);
+	report("balloon-inflate-single", rdtsc() - t, NB);
+	check(balloon_set_target(held) == (long)held, "the driver page by page, and back");
+	t = rdtsc();
+	balloon_inflate(NB);
+	report("balloon-inflate-batch", rdtsc() - t, NB);
+	check(balloon_set_target(held) == (long)held, "the driver in one batch, and back");
+}

@@ -383,6 +383,7 @@ STATIC_ASSERT(__builtin_offsetof(struct start_info, cmd_line) == 128);
 					 * c << 16 | d << 24 (each below 256): the lab 1 test
 					 * that all five argument registers arrive */
 #define PVLAB_DEBUG_block_count	6	/* lab 3: times this vCPU slept in SCHEDOP_block */
+#define PVLAB_DEBUG_free_frames	15	/* lab 7: how many machine frames are free */
 
 #include "public/grant_table.h"		/* lab 5 */
 #include "public/memory.h"		/* lab 7 */
