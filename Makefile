@@ -112,9 +112,14 @@ deps-gdb:
 $(HV_OBJS) $(GUEST_OBJS): | deps-build
 
 # ---------------------------------------------------------------------------------------
-# Tests and grading.
+# Tests and grading.  A student release lacks the instructor-only files (labs/manifest.json,
+# "instructor_only"), so the targets that need them exist only where those files do.
+INSTRUCTOR := $(wildcard tools/test.py)
+
+ifneq ($(INSTRUCTOR),)
 test: deps-qemu
 	@$(PYTHON) tools/test.py
+endif
 
 grade: $(HV) $(USES_QEMU)
 	@$(PYTHON) grade/grade.py $(if $(LAB),--lab $(LAB)) $(if $(TEST),--test '$(TEST)') $(if $(EMU),--emu $(EMU)) $(GRADEFLAGS)
@@ -123,12 +128,14 @@ host-tests:
 	@$(MAKE) -s -C tests/host
 
 # Instructors: the student tree of lab N (docs/KIT.md, Releasing) and the marker check.
+ifneq ($(INSTRUCTOR),)
 release:
 	@test -n "$(LAB)" || { echo "make release: say which lab, e.g. 'make release LAB=1 [DEST=../pvlab-lab1]'" >&2; exit 2; }
 	@$(PYTHON) labs/release.py $(LAB) $(or $(DEST),../pvlab-lab$(LAB)) $(if $(ONTO),--onto $(ONTO)) $(RELEASEFLAGS)
 
 check-markers:
 	@$(PYTHON) labs/check_markers.py
+endif
 
 compile_commands.json: Makefile
 	@tools/compdb "$(CC) $(KCFLAGS)" $(KERN_SRCS) $(HV_SRCS) $(LIB_SRCS) $(GUEST_SRCS) > $@
@@ -147,9 +154,11 @@ help:
 	@echo "  make bochs           boot it in Bochs (Intel VMX backend; docs/VMX.md)"
 	@echo "  make gdb             attach GDB to a 'make qemu-gdb' run"
 	@echo "  make grade [LAB=N] [TEST=name]   grade your labs"
+ifneq ($(INSTRUCTOR),)
 	@echo "  make test            the project's own tests (unit, system, lab kit)"
-	@echo "  make release LAB=N [DEST=dir]    instructors: the student tree of lab N"
+	@echo "  make release LAB=N [DEST=dir] [ONTO=repo]  instructors: the student tree of lab N"
 	@echo "  make check-markers   instructors: check the solution markers"
+endif
 	@echo "  make bench           benchmarks"
 	@echo "  make compile_commands.json       for editors (clangd)"
 	@echo "  make clean"

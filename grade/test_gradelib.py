@@ -386,6 +386,53 @@ class ReleaseTests(unittest.TestCase):
             shutil.rmtree(self.dest)
             self.release(1, onto=course)
 
+    def test_onto_clone_gives_newest_lab(self):
+        course = os.path.join(self.root, "obj", "course")
+        subprocess.run(["git", "init", "-q", "--bare", course], check=True)
+        for lab in (0, 1):
+            shutil.rmtree(self.dest, ignore_errors=True)
+            self.release(lab, onto=course)
+        clone = os.path.join(self.root, "obj", "clone")
+        subprocess.run(["git", "clone", "-q", course, clone], check=True)   # no -b
+        with open(os.path.join(clone, "labs", "released.json")) as f:
+            self.assertEqual(json.load(f), {"lab": 1})
+
+    def test_onto_refusals(self):
+        course = os.path.join(self.root, "obj", "course")
+        with self.assertRaises(release.ReleaseError) as cm:             # no repository
+            self.release(0, onto=course)
+        self.assertIn("git init --bare " + course, str(cm.exception))
+        self.assertFalse(os.path.exists(self.dest))
+        subprocess.run(["git", "init", "-q", "--bare", course], check=True)
+        with self.assertRaises(release.ReleaseError) as cm:             # no lab0 branch
+            self.release(1, onto=course)
+        self.assertIn("has no branch lab0", str(cm.exception))
+        heads = lambda: subprocess.run(["git", "--git-dir", course, "for-each-ref"], check=True,
+                                       stdout=subprocess.PIPE, universal_newlines=True).stdout
+        self.assertEqual(heads(), "")
+        self.release(1, onto=course, force=True)
+        self.assertIn("refs/heads/lab1", heads())
+
+    def test_publish_only_after_build(self):
+        course = os.path.join(self.root, "obj", "course")
+        subprocess.run(["git", "init", "-q", "--bare", course], check=True)
+        write(self.root, "Makefile", "all:\n\tfalse\n")              # the build check fails
+        subprocess.run(["git", "add", "Makefile"], cwd=self.root, check=True)
+        with self.assertRaises(release.ReleaseError) as cm:
+            release.make_release(self.root, 0, self.dest, log=lambda m: None, onto=course)
+        self.assertIn("does not build", str(cm.exception))
+        out = subprocess.run(["git", "--git-dir", course, "for-each-ref"], check=True,
+                             stdout=subprocess.PIPE, universal_newlines=True).stdout
+        self.assertEqual(out, "")
+
+    def test_student_readme(self):
+        write(self.root, "README.md", "make qemu-nox  # boot\nmake test      # ours\n"
+                                      "run `make release LAB=1` to release\nmake grade\n")
+        subprocess.run(["git", "add", "README.md"], cwd=self.root, check=True)
+        self.release(0)
+        with open(os.path.join(self.dest, "README.md")) as f:
+            self.assertEqual(f.read(), "make qemu-nox  # boot\nmake grade\n")
+
     def test_strip_earlier(self):
         text = self.release(1, strip_earlier=True, git=False)
         self.assertIn("return 0; /* lab 0", text)
