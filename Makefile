@@ -135,7 +135,18 @@ release:
 
 check-markers:
 	@$(PYTHON) labs/check_markers.py
+
+# Instructors: lab N's Gradescope autograder zip (docs/KIT.md, Gradescope).
+autograder:
+	@test -n "$(LAB)" || { echo "make autograder: say which lab, e.g. 'make autograder LAB=1 [ZIP=obj/autograder-lab1.zip]'" >&2; exit 2; }
+	@mkdir -p obj
+	@$(PYTHON) labs/autograder.py $(LAB) $(or $(ZIP),obj/autograder-lab$(LAB).zip)
+.PHONY: test release check-markers autograder
 endif
+
+# Students: the zip of your committed work on lab N to upload (docs/KIT.md, Hand-in).
+handin:
+	@$(PYTHON) tools/handin $(LAB)
 
 compile_commands.json: Makefile
 	@tools/compdb "$(CC) $(KCFLAGS)" $(KERN_SRCS) $(HV_SRCS) $(LIB_SRCS) $(GUEST_SRCS) > $@
@@ -154,16 +165,18 @@ help:
 	@echo "  make bochs           boot it in Bochs (Intel VMX backend; docs/VMX.md)"
 	@echo "  make gdb             attach GDB to a 'make qemu-gdb' run"
 	@echo "  make grade [LAB=N] [TEST=name]   grade your labs"
+	@echo "  make handin [LAB=N]  bundle your committed work on lab N for Gradescope"
 ifneq ($(INSTRUCTOR),)
 	@echo "  make test            the project's own tests (unit, system, lab kit)"
 	@echo "  make release LAB=N [DEST=dir] [ONTO=repo]  instructors: the student tree of lab N"
 	@echo "  make check-markers   instructors: check the solution markers"
+	@echo "  make autograder LAB=N [ZIP=file]           instructors: lab N's Gradescope autograder"
 endif
 	@echo "  make bench           benchmarks"
 	@echo "  make compile_commands.json       for editors (clangd)"
 	@echo "  make clean"
 	@echo "Variables: ARGS=\"<hv opts> -- <dom0 args> -- <domU args>\"  V=1  STRIP=N  KVM=0|1  EMU=bochs"
-.PHONY: test grade host-tests release check-markers clean help
+.PHONY: grade host-tests handin clean help
 
 bench: $(HV) $(USES_QEMU)
 	@$(PYTHON) tools/bench.py $(if $(EMU),--emu $(EMU))

@@ -33,7 +33,7 @@ import gradelib  # noqa: E402
 
 MIN_SECRET_LEN = 12         # shorter solution lines ("return ret;", "break;") are not checked
 # Makefile targets that need instructor-only files: a release's README drops lines naming them.
-INSTRUCTOR_TARGETS = ("test", "check-markers", "release")
+INSTRUCTOR_TARGETS = ("test", "check-markers", "release", "autograder")
 GIT_IDENTITY = {"GIT_AUTHOR_NAME": "pvlab", "GIT_AUTHOR_EMAIL": "pvlab@localhost",
                 "GIT_COMMITTER_NAME": "pvlab", "GIT_COMMITTER_EMAIL": "pvlab@localhost"}
 
