@@ -21,6 +21,8 @@ import subprocess
 import threading
 import time
 
+import symbolize
+
 EXIT_STATUS = {"success": 3, "failure": 5, "panic": 7, "config": 9}
 RESULT_WORDS = ("SUCCESS", "FAILURE", "SKIP", "ERROR")
 DEFAULT_TIMEOUT = 30.0
@@ -559,7 +561,9 @@ def run_test(test, root, kernel, scale=1.0, logdir=None, emu="qemu"):
     verdict, problems = evaluate(test, run, strict=emu == "qemu")
     log = os.path.join(logdir or os.path.join(root, "obj", "grade"), test.log_name)
     write_log(log, test, cmd, run, verdict, problems)
-    return Outcome(test, verdict, problems, run, log, emu)
+    outcome = Outcome(test, verdict, problems, run, log, emu)
+    outcome.root = root         # where obj/hv.elf is, for symbolize.py
+    return outcome
 
 
 # ---------------------------------------------------------------------------------------
@@ -629,9 +633,15 @@ def failure_report(outcome, root_arg="", log_shown=None):
     tail, the log and the commands to reproduce the run."""
     out = []
     stubs = [l for l in outcome.run.lines if relevant_stub(l, outcome.test.lab)]
+    root = getattr(outcome, "root", None)
     for line in stubs[:5]:
-        out.append(">>> " + line)
+        at = symbolize.stub_location(root, line)
+        out.append(">>> " + (at + ": " if at else "") + line)
     out += outcome.problems
+    named = symbolize.where(outcome.run.lines, root) if root else []
+    if named:
+        out.append("where (addr2line):")
+        out += ["  " + l for l in named]
     tail = outcome.run.lines[-TAIL_LINES:]
     if tail:
         out.append("last %d lines of output:" % len(tail))
