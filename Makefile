@@ -26,7 +26,7 @@ endif
 
 # Flags for code that runs on bare metal (hypervisor and guest).  See docs/ARCHITECTURE.md.
 KCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-pic -fno-pie \
-	   -mno-red-zone -mgeneral-regs-only -fno-stack-protector -fno-omit-frame-pointer \
+	   -mno-red-zone -mgeneral-regs-only -fno-stack-protector -fno-omit-frame-pointer -fno-optimize-sibling-calls \
 	   -fno-asynchronous-unwind-tables -fcf-protection=none -fno-tree-loop-distribute-patterns -Iinclude -I. $(STRIPFLAG)
 KASFLAGS := -g -Iinclude -I. -D__ASSEMBLY__ $(STRIPFLAG)
 KLDFLAGS := -nostdlib -no-pie -z max-page-size=0x1000 -z noexecstack

@@ -16,11 +16,14 @@ import os
 import re
 import selectors
 import shlex
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 
+import hang
 import symbolize
 
 EXIT_STATUS = {"success": 3, "failure": 5, "panic": 7, "config": 9}
@@ -37,7 +40,7 @@ TEST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 DOMAIN_RE = re.compile(r"^d\d+$")
 
 TEST_KEYS = {"name", "points", "domains", "hvopts", "expect", "reject", "status",
-             "results", "timeout"}
+             "results", "timeout", "quiet"}
 LAB_KEYS = {"lab", "name", "handout", "files", "tests"}
 TOP_KEYS = {"labs", "instructor_only", "leak_allow"}
 
@@ -70,6 +73,7 @@ class Test:
         default = {"d%d" % i: "SUCCESS" for i in range(len(self.domains))}
         self.results = dict(spec.get("results", default))
         self.timeout = float(spec.get("timeout", DEFAULT_TIMEOUT))
+        self.quiet = float(spec.get("quiet", hang.DEFAULT_QUIET))
         self.hidden = hidden
 
     @property
@@ -188,6 +192,9 @@ def check_test(spec, where, system=False):
     timeout = spec.get("timeout", DEFAULT_TIMEOUT)
     if not _is_number(timeout) or timeout <= 0:
         errs.append("%s: 'timeout' must be a number of seconds > 0" % where)
+    quiet = spec.get("quiet", hang.DEFAULT_QUIET)
+    if not _is_number(quiet) or quiet <= 0:
+        errs.append("%s: 'quiet' must be a number of seconds > 0" % where)
     return errs
 
 
@@ -379,8 +386,9 @@ def kill_all():
     return len(procs)
 
 
-def _read_until_exit(proc, deadline):
-    """Read proc's stdout until EOF, the deadline or the output limit: (bytes, why_cut)."""
+def _read_until_exit(proc, deadline, watch=None):
+    """Read proc's stdout until EOF, the deadline, the output limit or (with a hang.Watch)
+    a hang: (bytes, why_cut)."""
     data = bytearray()
     fd = proc.stdout.fileno()
     with selectors.DefaultSelector() as sel:
@@ -389,19 +397,25 @@ def _read_until_exit(proc, deadline):
             left = deadline - time.monotonic()
             if left <= 0:
                 return data, "timeout"
-            if not sel.select(left):
+            if not sel.select(min(left, hang.POLL) if watch else left):
+                if watch and watch.hung():
+                    return data, "hang"
                 continue
             chunk = os.read(fd, 65536)
             if not chunk:
                 return data, None
             data += chunk
+            if watch:
+                watch.output()
             if len(data) > OUTPUT_LIMIT:
                 return data, "more than %d MiB of output" % (OUTPUT_LIMIT >> 20)
 
 
-def run_qemu(cmd, timeout, cwd=None, env=None):
+def run_qemu(cmd, timeout, cwd=None, env=None, watch=None):
     """Run cmd (tools/qemu ...) in a new session with a timeout, streaming its output;
-    returns a Run.  The process group is always dead when this returns."""
+    returns a Run.  watch(pid), if given, makes the hang.Watch that cuts a run short when
+    it stops making progress and says where the CPU was.  The process group is always dead
+    when this returns."""
     if _stopping.is_set():
         raise Interrupted()
     start = time.monotonic()
@@ -415,12 +429,17 @@ def run_qemu(cmd, timeout, cwd=None, env=None):
         _running.add(proc)
     why = None
     try:
-        data, why = _read_until_exit(proc, start + timeout)
+        w = watch(proc.pid) if watch else None
+        data, why = _read_until_exit(proc, start + timeout, w)
         if why is None:
             try:    # EOF: QEMU is exiting; give it a moment past the deadline to do so
                 proc.wait(max(start + timeout - time.monotonic(), 1.0))
             except subprocess.TimeoutExpired:
                 why = "timeout"
+        if why in ("timeout", "hang") and w and proc.returncode is None:
+            how = ("after %gs without progress" % w.quiet if why == "hang"
+                   else "at the %gs time limit" % timeout)
+            data += ("\n" + "\n".join(w.where(how)) + "\n").encode()
     finally:
         if proc.returncode is None:
             _kill_group(proc)
@@ -434,8 +453,10 @@ def run_qemu(cmd, timeout, cwd=None, env=None):
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    return Run(lines, proc.returncode, time.monotonic() - start,
-               timed_out=why == "timeout", error=why if why != "timeout" else None)
+    run = Run(lines, proc.returncode, time.monotonic() - start,
+              timed_out=why in ("timeout", "hang"), error=why if why not in ("timeout", "hang") else None)
+    run.hung = why == "hang"
+    return run
 
 
 # ---------------------------------------------------------------------------------------
@@ -535,7 +556,10 @@ def evaluate(test, run, strict=True):
     if run.status == SKIP_STATUS and not run.timed_out:
         return "SKIP", ["skipped: the launcher exited 77: " + (lines[-1] if lines else "no reason given")]
     problems = ["error: " + run.error] if run.error else []
-    if run.timed_out:
+    if getattr(run, "hung", False):
+        problems.append("hang: no output and no VM exit for %gs of QEMU's CPU time: killed "
+                        "after %.1fs (where: below says where the CPU was)" % (test.quiet, run.elapsed))
+    elif run.timed_out:
         problems.append("timeout: no exit within %.1fs: killed" % run.elapsed)
     word = exit_word(lines)
     result_problems, missing = _result_problems(test, domain_results(lines))
@@ -557,7 +581,19 @@ def run_test(test, root, kernel, scale=1.0, logdir=None, emu="qemu"):
     default ROOT/obj/grade/labN-name.log); returns an Outcome.  Raises Interrupted after
     kill_all()."""
     cmd = [os.path.join(root, "tools", emu), kernel, test.append()]
-    run = run_qemu(cmd, test.timeout * scale, cwd=root)
+    if emu != "qemu":
+        run = run_qemu(cmd, test.timeout * scale, cwd=root)
+    else:                       # QEMU's monitor on a socket tells hang.Watch the heartbeat
+        mondir = tempfile.mkdtemp(prefix="pvlab-mon-")
+        sock = os.path.join(mondir, "m")
+        env = dict(os.environ, QEMUEXTRA=(os.environ.get("QEMUEXTRA", "") +
+                                          " -monitor unix:%s,server=on,wait=off" % sock).strip())
+        guest = os.path.join(os.path.dirname(kernel), "guest", "guest.elf")
+        try:
+            run = run_qemu(cmd, test.timeout * scale, cwd=root, env=env, watch=lambda pid:
+                           hang.Watch(sock, pid, kernel, guest, test.quiet * scale))
+        finally:
+            shutil.rmtree(mondir, ignore_errors=True)
     verdict, problems = evaluate(test, run, strict=emu == "qemu")
     log = os.path.join(logdir or os.path.join(root, "obj", "grade"), test.log_name)
     write_log(log, test, cmd, run, verdict, problems)

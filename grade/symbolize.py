@@ -24,6 +24,8 @@ HV_TRAP_RE = re.compile(r"^pvlab: unexpected .* in the hypervisor")
 DOM_CRASH_RE = re.compile(r"^pvlab: d\d+ crashed: ")
 RIP_RE = re.compile(r"^\s+rip ([0-9a-f]+)\s")
 CALLED_RE = re.compile(r"^\s+called from ([0-9a-f]+)\s*$")
+HANG_RIP_RE = re.compile(r"^grade: hung: rip ([0-9a-f]+) in the (hypervisor|guest)")
+HANG_BT_RE = re.compile(r"^grade: hung: backtrace:((?: [0-9a-f]+)*)\s*$")
 GUEST_EXC_RE = re.compile(r"^(?:\(d\d+\) )?guest: unexpected exception .* at rip ([0-9a-f]+)")
 
 
@@ -50,7 +52,9 @@ def addr2line(elf, addrs, root):
             path, _, line = loc.rpartition(":")
             if path.startswith(root + os.sep):
                 path = os.path.relpath(path, root)
-            frames.append("%s (%s:%s)" % (func, path, line.split(" ")[0]))
+            frame = "%s (%s:%s)" % (func, path, line.split(" ")[0])
+            if not frames or not frames[-1].startswith(func + " ("):
+                frames.append(frame)    # (an inlined helper's caller of the same name: once)
         if frames and not frames[0].startswith("??"):
             names[addr] = ", inlined in ".join(frames[:3])
     return names
@@ -60,6 +64,16 @@ def find_addresses(lines):
     """[(label, elf key 'hv'|'guest', address, is return address)] of the report lines."""
     found, context = [], None
     for line in lines:
+        m = HANG_RIP_RE.match(line)
+        if m:
+            context = "hv" if m.group(2) == "hypervisor" else "guest"
+            found.append(("hung at", context, int(m.group(1), 16), False))
+            continue
+        m = HANG_BT_RE.match(line)
+        if m and context:
+            for depth, a in enumerate(m.group(1).split()):
+                found.append(("#%d" % (depth + 1), context, int(a, 16), True))
+            continue
         m = BACKTRACE_RE.match(line)
         if m:
             for depth, a in enumerate(m.group(1).split()):

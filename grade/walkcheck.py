@@ -17,6 +17,7 @@ N failed`.  Everything happens in a temporary directory (--keep leaves it).
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -164,6 +165,51 @@ def gradescope(tally, w, zip_path, submission, what, want):
                 "got %s:\n%s" % (score, tail(out, 20)))
 
 
+# Two plausible bugs for the student's lab 1 (inserted after the anchor): a call through a
+# NULL function pointer in console_io (an unknown command, which only the console test
+# sends), and a silent spin in multicall.  (file, anchor, bug, test)
+BUGS = [("hv/console.c", "u64 a4 UNUSED, u64 a5 UNUSED)\n{\n",
+         "\tif (cmd > CONSOLEIO_write) {\t/* a handler table with holes */\n"
+         "\t\tstatic long (*volatile handler)(void);\n\t\treturn handler();\n\t}\n", "console"),
+        ("hv/hypercall.c", "\tif (nr_calls > MULTICALL_MAX)\n\t\treturn -XEN_EINVAL;\n",
+         "\twhile (v->dom->state == DOM_RUNNING)\n\t\tpause();\n", "multicall")]
+IDLE_LIMIT = 10.0           # seconds to a located crash or hang on an idle machine
+
+
+def insert_bug(tree, rel, anchor, bug):
+    """Insert bug after the first anchor in tree/rel; the 1-based line numbers of the bug."""
+    path = os.path.join(tree, rel)
+    with open(path) as f:
+        text = f.read()
+    at = text.index(anchor) + len(anchor)
+    first = text.count("\n", 0, at) + 1
+    with open(path, "w") as f:
+        f.write(text[:at] + bug + text[at:])
+    return list(range(first, first + bug.count("\n")))
+
+
+def check_debugging(tally, student):
+    """A NULL call and a hang in the student's lab 1: `make grade` reports each with the
+    file and line of the bug, within IDLE_LIMIT seconds (scaled by the machine's load)."""
+    lines = {t: (rel, insert_bug(student, rel, anchor, bug)) for rel, anchor, bug, t in BUGS}
+    if must(tally, "the buggy lab 1 builds", ["make", "-s", "-j2"], student) is None:
+        return
+    rc, out = sh([sys.executable, "grade/grade.py", "--test", "console", "--test", "multicall"], student)
+    load = os.getloadavg()[0] / (os.cpu_count() or 1) if hasattr(os, "getloadavg") else 1.0
+    limit = IDLE_LIMIT * max(1.0, load)
+    for test, (rel, nums) in lines.items():
+        report = re.search(r"^lab1/%s: (\w+) \(([\d.]+)s\)\n((?:    .*\n?)*)" % test, out, re.M)
+        verdict, secs, body = report.groups() if report else ("missing", "0", "")
+        named = any(re.search(r"^      (rip|called from|hung at) [0-9a-f]+: \w+ \(%s:%d\)" % (re.escape(rel), n), body, re.M)
+                    for n in nums)
+        want = "CRASH" if test == "console" else "TIMEOUT"
+        hang_ok = test == "console" or "hang: no output and no VM exit" in body
+        tally.check(verdict == want and named and hang_ok and float(secs) <= limit,
+                    "the %s is reported at %s:%d in %ss (limit %.0fs at this load)"
+                    % ("NULL call" if test == "console" else "hang", rel, nums[0], secs, limit),
+                    "%s after %ss:\n%s" % (verdict, secs, tail(body, 20)))
+
+
 # QEMU of the Ubuntu runner images GitHub offers (QEMU 7 or later is needed: tools/deps).
 UBUNTU_QEMU = {"ubuntu-22.04": (6, 2), "ubuntu-24.04": (8, 2)}
 CI_FILE = ".github/workflows/grade.yml"
@@ -236,6 +282,8 @@ def main(argv):
                             "CI score %s" % ci)
             gradescope(tally, w, zip_path, stubs, "tampered unsolved lab 1",
                        float(lab_points(manifest, hidden, {0})))
+            if bundle:
+                check_debugging(tally, student)
     finally:
         if args.keep:
             print("walkcheck: kept " + w)

@@ -56,6 +56,7 @@ extern unsigned sched_slice_ms;
 
 /* exit.c */
 void handle_exit(struct vcpu *v, struct vm_exit *e);
+extern volatile u64 hv_heartbeat;
 void inject_exception(struct vcpu *v, u8 vector, u32 err);
 void guest_dump(struct vcpu *v);
 
