@@ -530,15 +530,33 @@ def _status_problems(test, run, word, strict):
     return problems
 
 
-def _result_problems(test, results):
+def why_no_result(dom, run):
+    """Why domain dom ('d1') printed no 'Test result' line, as far as the output tells: it
+    crashed, the run ended around it (dom0 crashed, the hypervisor panicked, a hang), or
+    unknown."""
+    lines = run.lines if run else []
+    if any(l.startswith("pvlab: %s crashed: " % dom) for l in lines):
+        return "the domain crashed"
+    if dom != "d0" and any(l.startswith("pvlab: d0 crashed: ") for l in lines):
+        return "cut off: dom0 crashed first, which ends the run"
+    if exit_word(lines) == "panic":
+        return "cut off: the hypervisor panicked first"
+    if run and run.timed_out:
+        return "the run hung or timed out first"
+    if any(l.startswith("pvlab: %s: still running" % dom) for l in lines):
+        return "still running when the run ended"
+    return "the domain crashed or hung"
+
+
+def _result_problems(test, results, run=None):
     """Problems with the per-domain 'Test result' lines, and the domains that printed none."""
     problems, missing = [], []
     for dom in sorted(test.results, key=lambda d: int(d[1:])):
         want, got = test.results[dom], results.get(dom, [])
         if not got:
             missing.append(dom)
-            problems.append("%s: no 'Test result' line (want %s): the domain crashed or hung"
-                            % (dom, want))
+            problems.append("%s: no 'Test result' line (want %s): %s"
+                            % (dom, want, why_no_result(dom, run)))
         elif len(got) > 1:
             problems.append("%s: %d 'Test result' lines, want exactly one" % (dom, len(got)))
         elif got[0] != want:
@@ -562,7 +580,7 @@ def evaluate(test, run, strict=True):
     elif run.timed_out:
         problems.append("timeout: no exit within %.1fs: killed" % run.elapsed)
     word = exit_word(lines)
-    result_problems, missing = _result_problems(test, domain_results(lines))
+    result_problems, missing = _result_problems(test, domain_results(lines), run)
     problems += result_problems
     problems += _status_problems(test, run, word, strict)
     problems += match_expect(test.expect, lines)

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """symbolize.py: name the code behind the addresses of a crash or hang report.
 
-    symbolize.py [--root DIR] [LOG]      annotate a log (or standard input) line by line
+    symbolize.py [--root DIR] [LOG]      name the addresses of a log (or standard input)
+    symbolize.py --follow HV_ELF         copy a console through, naming each report's
+                                         addresses after it (tools/qemu on a terminal)
 
 The hypervisor and the guest print raw addresses (a trap's rip, `pvlab: backtrace ...`, a
 crashed domain's rip, `guest: unexpected exception ... at rip`).  This module turns each
@@ -98,11 +100,12 @@ def find_addresses(lines):
     return found
 
 
-def where(lines, root, limit=24):
+def where(lines, root, limit=24, elfs=None):
     """The lines naming the code of every address a report shows ('' list if none):
-    '  rip 104a2f: console_io (hv/console.c:52)'."""
+    'rip 104a2f: console_io (hv/console.c:52)'.  elfs: {'hv': path, 'guest': path}
+    (default: ROOT/obj/hv.elf and ROOT/obj/guest/guest.elf)."""
     found = find_addresses(lines)[-limit:]
-    elfs = {"hv": os.path.join(root, HV_ELF), "guest": os.path.join(root, GUEST_ELF)}
+    elfs = elfs or {"hv": os.path.join(root, HV_ELF), "guest": os.path.join(root, GUEST_ELF)}
     names = {}
     for key, elf in elfs.items():
         addrs = sorted({a - 1 if ret and a else a for _, k, a, ret in found if k == key})
@@ -149,11 +152,42 @@ def stub_location(root, line):
     return None
 
 
+def follow(inp, out, root, elfs):
+    """Copy inp to out as it comes (a console: nothing waits for a newline), and after each
+    line that ends a report (a backtrace, a guest exception, 'pvlab: exit') print the names
+    of its addresses, each once."""
+    buf, window, shown = b"", [], set()
+    while True:
+        chunk = os.read(inp, 4096)
+        if not chunk:
+            return
+        os.write(out, chunk)
+        buf += chunk
+        *done, buf = buf.split(b"\n")
+        for raw in done:
+            line = raw.decode(errors="replace").rstrip("\r")
+            window = (window + [line])[-40:]
+            if BACKTRACE_RE.match(line) or GUEST_EXC_RE.match(line) or line.startswith("pvlab: exit "):
+                new = [l for l in where(window, root, elfs=elfs) if l not in shown]
+                shown.update(new)
+                if new:
+                    os.write(out, "".join("where: %s\r\n" % l for l in new).encode())
+                window = []
+
+
 def main(argv):
-    """Command line: annotate a log: each report's addresses named after it."""
+    """Command line: annotate a log, or (--follow HV_ELF) a console as it runs."""
     root = os.getcwd()
     if argv[:1] == ["--root"]:
         root, argv = os.path.abspath(argv[1]), argv[2:]
+    if argv[:1] == ["--follow"]:
+        hv = argv[1]
+        guest = os.path.join(os.path.dirname(hv), "guest", "guest.elf")
+        try:
+            follow(0, 1, root, {"hv": hv, "guest": guest})
+        except (KeyboardInterrupt, BrokenPipeError):
+            pass
+        return 0
     lines = open(argv[0], errors="replace").read().split("\n") if argv else sys.stdin.read().split("\n")
     for line in where(lines, root):
         print(line)

@@ -23,7 +23,9 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "labs"))
 import check_markers  # noqa: E402
 import gradelib  # noqa: E402
+import hang  # noqa: E402
 import release  # noqa: E402
+import symbolize  # noqa: E402
 
 # A fake qemu-system-x86_64: acts out the serial protocol chosen by the first domain's test=.
 FAKE_QEMU = r'''#!PYTHON
@@ -614,6 +616,64 @@ def check_gradescope(tc, results):
     hidden = [t for t in results["tests"] if t["name"] == "lab0/hidden-ok"]
     tc.assertEqual(hidden[0]["visibility"], "after_due_date")
     tc.assertEqual(json.loads(json.dumps(results)), results)
+
+
+class DebuggingTests(unittest.TestCase):
+    """Reports that point at the line: why a domain has no result, where a stub is, return
+    addresses named by their call, and hang detection by QEMU's CPU time."""
+
+    def test_why_no_result(self):
+        cut = ["(d0) TEST x", "pvlab: d0 crashed: triple fault", "pvlab: dom0 crashed: ending the run",
+               "pvlab: d1: still running (runnable)", "pvlab: exit failure"]
+        t = make_test(domains=["test=a", "test=b"])
+        problems = gradelib.evaluate(t, run_of(cut, 5))[1]
+        self.assertIn("d0: no 'Test result' line (want SUCCESS): the domain crashed", problems)
+        self.assertIn("d1: no 'Test result' line (want SUCCESS): cut off: dom0 crashed first, "
+                      "which ends the run", problems)
+        panic = ["(d0) TEST x", "pvlab: unexpected #PF", "pvlab: exit panic"]
+        self.assertIn("cut off: the hypervisor panicked first", gradelib.evaluate(t, run_of(panic, 7))[1][0])
+
+    def test_stub_location(self):
+        root = tempfile.mkdtemp(prefix="kit-test-")
+        self.addCleanup(shutil.rmtree, root)
+        write(root, "hv/a.c", "int x;\n\n\tlab_stub_warn(v, 1, \"do_thing\");\n")
+        write(root, "guest/b.c", "\tpanic(\"lab 2: other not implemented\");\n")
+        self.assertEqual(symbolize.stub_location(root, "pvlab: lab 1: do_thing not implemented (d0)"), "hv/a.c:3")
+        self.assertEqual(symbolize.stub_location(root, "(d0) guest: PANIC: lab 2: other not implemented"), "guest/b.c:1")
+        self.assertIsNone(symbolize.stub_location(root, "pvlab: lab 1: nowhere not implemented"))
+
+    @unittest.skipUnless(shutil.which("gcc") and shutil.which("addr2line"), "needs gcc and binutils")
+    def test_return_address_names_the_call(self):
+        root = tempfile.mkdtemp(prefix="kit-test-")
+        self.addCleanup(shutil.rmtree, root)
+        # f ends with a call to a noreturn function, so its return address is g's first byte.
+        write(root, "hv/t.c", "__attribute__((noreturn, noinline)) void die(void) { for (;;) __asm__ volatile(\"\"); }\n"
+                              "__attribute__((noinline)) void f(void) { die(); }\n"
+                              "void g(void) { }\n")
+        elf = os.path.join(root, "obj", "hv.elf")
+        os.makedirs(os.path.dirname(elf))
+        subprocess.run(["gcc", "-g", "-O1", "-fno-align-functions", "-nostdlib", "-static", "-Wl,-e,g",
+                        "-o", elf, "hv/t.c"], cwd=root, check=True)
+        nm = subprocess.run(["nm", elf], stdout=subprocess.PIPE, universal_newlines=True).stdout
+        g = int(next(l.split()[0] for l in nm.split("\n") if l.endswith(" g")), 16)
+        named = symbolize.where(["pvlab: backtrace (addr2line -e obj/hv.elf ADDR): %x" % g], root)
+        self.assertEqual(len(named), 1, named)
+        self.assertRegex(named[0], r"^#1 [0-9a-f]+: f \(hv/t\.c:2\)$")
+
+    def test_hang_is_counted_in_cpu_time(self):
+        # A silent process that burns CPU is hung after `quiet` CPU seconds; one that sleeps
+        # as long is not (a starved or idle QEMU is not a hung one).
+        spin = [sys.executable, "-c", "print('booting', flush=True)\nwhile True: pass"]
+        nap = [sys.executable, "-c", "import time; print('booting', flush=True); time.sleep(1.5); print('done')"]
+        def watch(pid):
+            return hang.Watch("/nonexistent/socket", pid, "/nonexistent/elf", "/nonexistent/elf", quiet=0.5)
+        run = gradelib.run_qemu(spin, 20, watch=watch)
+        self.assertTrue(run.hung)
+        self.assertLess(run.elapsed, 15)
+        self.assertIn("location is unknown", run.lines[-1])     # no monitor to ask
+        run = gradelib.run_qemu(nap, 20, watch=watch)
+        self.assertFalse(run.timed_out)
+        self.assertEqual(run.lines, ["booting", "done"])
 
 
 if __name__ == "__main__":
