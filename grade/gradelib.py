@@ -537,6 +537,8 @@ def why_no_result(dom, run):
     lines = run.lines if run else []
     if any(l.startswith("pvlab: %s crashed: " % dom) for l in lines):
         return "the domain crashed"
+    if any(l.startswith("pvlab: %s shut down: crash" % dom) for l in lines):
+        return "the domain shut itself down as crashed (a guest panic?)"
     if dom != "d0" and any(l.startswith("pvlab: d0 crashed: ") for l in lines):
         return "cut off: dom0 crashed first, which ends the run"
     if exit_word(lines) == "panic":

@@ -630,6 +630,8 @@ class DebuggingTests(unittest.TestCase):
         self.assertIn("d0: no 'Test result' line (want SUCCESS): the domain crashed", problems)
         self.assertIn("d1: no 'Test result' line (want SUCCESS): cut off: dom0 crashed first, "
                       "which ends the run", problems)
+        down = ["(d0) guest: PANIC: x", "pvlab: d0 shut down: crash", "pvlab: exit failure"]
+        self.assertIn("shut itself down as crashed", gradelib.evaluate(t, run_of(down, 5))[1][0])
         panic = ["(d0) TEST x", "pvlab: unexpected #PF", "pvlab: exit panic"]
         self.assertIn("cut off: the hypervisor panicked first", gradelib.evaluate(t, run_of(panic, 7))[1][0])
 
