@@ -26,10 +26,12 @@ endif
 
 # Flags for code that runs on bare metal (hypervisor and guest).  See docs/ARCHITECTURE.md.
 KCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-pic -fno-pie \
-	   -mno-red-zone -mgeneral-regs-only -fno-stack-protector -fno-omit-frame-pointer -fno-optimize-sibling-calls \
+	   -mno-red-zone -mgeneral-regs-only -fno-stack-protector -fno-omit-frame-pointer \
 	   -fno-asynchronous-unwind-tables -fcf-protection=none -fno-tree-loop-distribute-patterns -Iinclude -I. $(STRIPFLAG)
 KASFLAGS := -g -Iinclude -I. -D__ASSEMBLY__ $(STRIPFLAG)
 KLDFLAGS := -nostdlib -no-pie -z max-page-size=0x1000 -z noexecstack
+# Every caller stays in the frame-pointer chain, so crash and hang backtraces name it.
+KCFLAGS += -fno-optimize-sibling-calls
 
 LIB_SRCS   := lib/string.c lib/printf.c
 KERN_SRCS  := $(wildcard kern/*.c) $(wildcard kern/*.S)
