@@ -678,5 +678,49 @@ class DebuggingTests(unittest.TestCase):
         self.assertEqual(run.lines, ["booting", "done"])
 
 
+class AutograderTests(unittest.TestCase):
+    """grade/autograder/autograde.py on a synthetic release (no QEMU): what it takes from a
+    submission, and the results.json of a submission that does not build."""
+
+    def test_takes_only_student_files(self):
+        sys.path.insert(0, os.path.join(HERE, "autograder"))
+        import autograde
+        root = tempfile.mkdtemp(prefix="kit-test-")
+        self.addCleanup(shutil.rmtree, root)
+        src, sub, work = (os.path.join(root, d) for d in ("src", "sub", "work"))
+        make_tree(src, git=False)
+        write(src, "labs/released.json", '{"lab": 1}\n')
+        write(src, "Makefile", "all:\n\t@echo building; false\n")
+        write(sub, "a.c", "int mine;\n")
+        write(sub, "Makefile", "all:\n\ttrue\n")                       # ignored
+        write(sub, "labs/manifest.json", "{}")                            # ignored
+        self.assertEqual(autograde.student_files(src), (1, ["a.c"]))
+        results = os.path.join(root, "results.json")
+        rc = autograde.autograde(src, sub, results, None, work, 1)
+        self.assertEqual(rc, 2)
+        with open(os.path.join(work, "a.c")) as f:
+            self.assertEqual(f.read(), "int mine;\n")
+        with open(os.path.join(work, "Makefile")) as f:
+            self.assertIn("false", f.read())                              # the release's
+        with open(os.path.join(work, "labs", "manifest.json")) as f:
+            self.assertIn('"labs"', f.read())
+        with open(results) as f:
+            data = json.load(f)
+        self.assertEqual(data["score"], 0.0)
+        self.assertIn("graded your a.c", data["output"])
+        self.assertIn("The build failed", data["output"])
+        self.assertIn("building", data["output"])
+        # A symlink is never followed: the release's file stays.
+        sub2 = os.path.join(root, "sub2")
+        os.makedirs(sub2)
+        os.symlink("/etc/passwd", os.path.join(sub2, "a.c"))
+        self.assertEqual(autograde.lay_files(sub2, work, ["a.c"]), ([], ["a.c"]))
+        # A submission zipped as one top folder is found inside it.
+        os.rename(sub, sub + "-x")
+        os.makedirs(sub)
+        os.rename(sub + "-x", os.path.join(sub, "pvlab"))
+        self.assertEqual(autograde.submission_root(sub, ["a.c"]), os.path.join(sub, "pvlab"))
+
+
 if __name__ == "__main__":
     unittest.main()
