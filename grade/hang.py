@@ -13,6 +13,7 @@ lines that symbolize.py names:
 
 Standard library only; QEMU's human monitor on a Unix socket (-monitor unix:PATH,...).
 """
+import functools
 import os
 import re
 import socket
@@ -28,6 +29,20 @@ HEARTBEAT = "hv_heartbeat"
 
 def elf_symbol(elf, name):
     """The address of symbol name in elf (nm), or None."""
+    return _elf_symbol(elf, name, _mtime(elf))
+
+
+def _mtime(path):
+    """path's modification time (None if absent): a cache key, so a rebuilt ELF is reread."""
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+@functools.lru_cache(maxsize=16)
+def _elf_symbol(elf, name, mtime):
+    """elf_symbol, once per ELF version."""
     try:
         out = subprocess.run(["nm", elf], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                              universal_newlines=True, timeout=20).stdout
@@ -39,6 +54,12 @@ def elf_symbol(elf, name):
 
 def text_range(elf):
     """(start, end) of elf's executable PT_LOAD segment (readelf), or None."""
+    return _text_range(elf, _mtime(elf))
+
+
+@functools.lru_cache(maxsize=16)
+def _text_range(elf, mtime):
+    """text_range, once per ELF version."""
     try:
         out = subprocess.run(["readelf", "-lW", elf], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                              universal_newlines=True, timeout=20).stdout
