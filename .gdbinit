@@ -28,4 +28,8 @@ document pvlab-guest-symbols
 Load the PV guest kernel's symbols (obj/guest/guest.elf) as well.
 end
 
-echo pvlab: symbols from obj/hv.elf; 'pvlab-guest-symbols' adds the guest's.\n
+echo pvlab: symbols from obj/hv.elf; 'pvlab-guest-symbols' adds the guest's; 'help pvlab' shows the hypervisor's state.\n
+
+# The `pvlab` commands (tools/gdb/pvlab.py, docs/GDB.md): domains, vcpu, frame, walk, trace.
+# Paths are relative to the tree, where `make gdb` runs GDB.  Needs a GDB with Python.
+source tools/gdb/pvlab.py

@@ -522,6 +522,11 @@ def _status_problems(test, run, word, strict):
         return ["exit: want %s, got no 'pvlab: exit' line; %s" % (
             want, how.get(run.status, "exit status %s" % run.status) if strict else "status %s" % run.status)]
     problems = []
+    # The hypervisor prints this line once, as its last; more than one means a line we did
+    # not write (guest text must only ever appear after a "(dN" prefix): never trust it.
+    n = sum(1 for line in run.lines if EXIT_RE.match(line))
+    if n > 1:
+        problems.append("exit: %d 'pvlab: exit' lines, want exactly one" % n)
     if word not in test.status:
         problems.append("exit: want %s, got %s (status %s)" % (want, word, run.status))
     if strict and EXIT_STATUS.get(word) != run.status:

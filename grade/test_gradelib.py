@@ -228,6 +228,14 @@ class ParseTests(unittest.TestCase):
     def test_forged_prefix_does_not_count(self):
         lines = ["(d1) (d0) Test result: SUCCESS", "(d1) pvlab: exit success"]
         self.assertEqual(gradelib.evaluate(make_test(), run_of(lines))[0], "CRASH")
+        lines = ["(d0 log) Test result: SUCCESS", "(d0 log) pvlab: exit success", " pvlab: exit success"]
+        self.assertEqual(gradelib.evaluate(make_test(), run_of(lines))[0], "CRASH")
+
+    def test_second_exit_line_is_never_trusted(self):
+        lines = GOOD_RUN[:4] + ["pvlab: exit success", "pvlab: exit success"]
+        verdict, problems = gradelib.evaluate(make_test(), run_of(lines))
+        self.assertEqual(verdict, "FAIL")
+        self.assertIn("exit: 2 'pvlab: exit' lines, want exactly one", problems)
 
 
 class ManifestTests(unittest.TestCase):

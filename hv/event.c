@@ -2,13 +2,10 @@
  * Event delivery, first slice (lab 3; lab 4 adds channels between domains).  An event is a
  * bit in shared memory plus, at most, one virtual interrupt: the guest finds out *which*
  * events happened by scanning the bitmaps, so any number of events cost one upcall.
+ * The port table itself (struct evtchn in hv/hv.h) starts here as given code: each domain
+ * is born with VIRQ_TIMER bound on port PVLAB_TIMER_PORT.
  */
 #include "hv/hv.h"
-
-static struct shared_info *shared_info_of(struct domain *d)
-{
-	return mfn_to_virt(d->shared_info_mfn);
-}
 
 /* Mark `port` pending for v: the pending bit; unless masked, the selector bit and
  * upcall_pending; and wake v if it sleeps in SCHEDOP_block. */
@@ -64,17 +61,25 @@ void event_deliver(struct vcpu *v)
 #endif // SOLUTION(3)
 }
 
+/* Raise virtual IRQ virq on v: an event on the port it is bound to, if any. */
+void send_guest_virq(struct vcpu *v, unsigned virq)
+{
+	unsigned port = virq < NR_VIRQS ? v->dom->virq_to_port[virq] : 0;
+	if (port)
+		evtchn_raise(v->dom, port);
+}
+
 /* Is there an unmasked event waiting for v's guest? */
 bool event_pending(struct vcpu *v)
 {
-	return shared_info_of(v->dom)->vcpu_info[0].evtchn_upcall_pending;
+	return vcpu_info_of(v)->evtchn_upcall_pending;
 }
 
 /* SCHEDOP_block: enable events and sleep unless one is already pending -- checked here, by
  * the hypervisor, so that an event arriving just before the call is never lost. */
 void event_block(struct vcpu *v)
 {
-	shared_info_of(v->dom)->vcpu_info[0].evtchn_upcall_mask = 0;
+	vcpu_info_of(v)->evtchn_upcall_mask = 0;
 	if (!event_pending(v))
 		vcpu_block(v);
 }
@@ -102,3 +107,15 @@ long do_hvm_op(struct vcpu *v, u64 cmd, u64 arg, u64 a3 UNUSED, u64 a4 UNUSED, u
 	v->upcall_vector = (u8)vector;
 	return 0;
 }
+
+/* A new domain's port table: every port free but PVLAB_TIMER_PORT, bound to VIRQ_TIMER
+ * (public/event_channel.h), so a guest gets timer events before it knows event channels. */
+static void event_domain_init(struct domain *d)
+{
+	memset(d->evtchn, 0, sizeof(d->evtchn));
+	memset(d->virq_to_port, 0, sizeof(d->virq_to_port));
+	d->evtchn[PVLAB_TIMER_PORT] = (struct evtchn){ .state = EVTCHNSTAT_virq, .virq = VIRQ_TIMER };
+	d->virq_to_port[VIRQ_TIMER] = PVLAB_TIMER_PORT;
+}
+
+DOM_HOOKS(event, .domain_init = event_domain_init);

@@ -1,10 +1,14 @@
 /*
  * What happens after a VM exit, for either vendor.  The backend has decoded the exit into a
  * struct vm_exit; here we emulate what the guest tried, refuse what it may not do (by
- * injecting the fault real hardware would raise), or crash the domain.  A guest can never
- * make this code fault or reach another domain: at worst it crashes itself.
+ * injecting the fault real hardware would raise), or crash the domain.  A legal instruction
+ * is emulated or faulted as hardware would (MOV to CRn and LMSW in every encoding are
+ * decoded here when the CPU did not); only what no correct guest can cause -- a triple
+ * fault, a failed VM entry, an instruction rewritten under us -- crashes the domain.  A
+ * guest can never make this code fault or reach another domain: at worst it crashes itself.
  */
 #include "hv/hv.h"
+#include "hv/trace.h"
 
 /* Port 0xE9: the debug console, as in Bochs, QEMU and Xen HVM.  Guests print here before
  * (or without) the console_io hypercall; the output goes to the same "(dN) " lines. */
@@ -69,29 +73,151 @@ gp:
 	inject_exception(v, EXC_GP, 0);
 }
 
-/* Decode the CR-writing instruction at RIP ourselves when the CPU did not: MOV to CRn
- * ([REX] 0f 22 /r), CLTS (0f 06) or LMSW (0f 01 /6). */
-static void decode_cr_insn(struct vcpu *v, struct vm_exit *e)
+/* The instruction at the guest's RIP, fetched a byte at a time as the decoder needs it, so
+ * that one ending just before an unmapped page still decodes. */
+struct insn {
+	struct vcpu *v;
+	unsigned len;		/* bytes fetched so far */
+	bool bad;		/* a fetch failed, or the 15-byte limit was passed */
+	u8 rex;			/* the REX prefix (0 = none) */
+	u8 seg;			/* 0x64 (FS) or 0x65 (GS) override, else 0 */
+	bool lock, addr32;	/* LOCK; address-size override (0x67) */
+};
+
+static u8 insn_byte(struct insn *in)
 {
-	u8 b[4] = { 0 };
-	unsigned i = 0;
-	if (copy_from_guest(v, b, v->regs.rip, sizeof(b)) < 0)
-		return;
-	u8 rex = 0;
-	if ((b[0] & 0xf0) == 0x40)
-		rex = b[i++];
-	if (b[i] != 0x0f)
-		return;
-	if (b[i + 1] == 0x06) {
-		e->cr.kind = CR_CLTS;
-		e->insn_len = i + 2;
-	} else if (b[i + 1] == 0x22 && (b[i + 2] >> 6) == 3) {
-		e->cr.kind = CR_MOV;
-		e->cr.gpr = (b[i + 2] & 7) | (rex & 1 ? 8 : 0);
-		e->insn_len = i + 3;
-	} else if (b[i + 1] == 0x01 && ((b[i + 2] >> 3) & 7) == 6) {
-		e->cr.kind = CR_LMSW;
+	u8 b = 0;
+	if (in->len >= 15 || copy_from_guest(in->v, &b, in->v->regs.rip + in->len, 1) < 0)
+		in->bad = true;
+	in->len++;
+	return b;
+}
+
+static s32 insn_s32(struct insn *in)
+{
+	u32 d = 0;
+	for (int i = 0; i < 4; i++)
+		d |= (u32)insn_byte(in) << (8 * i);
+	return (s32)d;
+}
+
+/* Skip the prefixes and return the first opcode byte.  A REX prefix counts only right
+ * before the opcode; operand-size (0x66), REP and segment prefixes other than FS/GS
+ * change nothing that MOV CR, CLTS or LMSW do in 64-bit mode. */
+static u8 insn_prefixes(struct insn *in)
+{
+	for (;;) {
+		u8 b = insn_byte(in);
+		if (in->bad)
+			return 0;
+		if ((b & 0xf0) == 0x40) {
+			in->rex = b;
+			continue;
+		}
+		switch (b) {
+		case 0xf0: in->lock = true; break;
+		case 0x64: case 0x65: in->seg = b; break;
+		case 0x67: in->addr32 = true; break;
+		case 0x66: case 0xf2: case 0xf3: case 0x26: case 0x2e: case 0x36: case 0x3e: break;
+		default: return b;
+		}
+		in->rex = 0;	/* a legacy prefix after REX cancels it */
 	}
+}
+
+/* The linear address a memory ModRM operand names (64-bit mode: SIB, disp8/32, RIP-relative,
+ * 0x67 truncation, FS/GS base). */
+static u64 insn_address(struct insn *in, u8 modrm)
+{
+	const u64 *r = in->v->regs.gpr;
+	unsigned mod = modrm >> 6, rm = modrm & 7;
+	bool rip_rel = false;
+	u64 a = 0;
+	if (rm == 4) {
+		u8 sib = insn_byte(in);
+		unsigned index = ((sib >> 3) & 7) | (in->rex & 2 ? 8 : 0), base = sib & 7;
+		if (index != 4)
+			a += r[index] << (sib >> 6);
+		if (base == 5 && mod == 0)
+			a += (u64)(s64)insn_s32(in);
+		else
+			a += r[base | (in->rex & 1 ? 8 : 0)];
+	} else if (rm == 5 && mod == 0) {
+		rip_rel = true;
+		a = (u64)(s64)insn_s32(in);
+	} else {
+		a = r[rm | (in->rex & 1 ? 8 : 0)];
+	}
+	if (mod == 1)
+		a += (u64)(s64)(s8)insn_byte(in);
+	else if (mod == 2)
+		a += (u64)(s64)insn_s32(in);
+	if (rip_rel)
+		a += in->v->regs.rip + in->len;	/* LMSW has no immediate: the end is here */
+	if (in->addr32)
+		a = (u32)a;
+	if (in->seg)
+		a += vcpu_ops->get_fs_gs_base(in->v, in->seg == 0x65);
+	return a;
+}
+
+/* LMSW's 16-bit source: a register, or memory read as the guest would (0 if done, else
+ * the exception the read raises). */
+static int lmsw_source(struct insn *in, u8 modrm, struct vm_exit *e)
+{
+	u16 src;
+	if (modrm >> 6 == 3) {
+		e->cr.lmsw = (u16)in->v->regs.gpr[(modrm & 7) | (in->rex & 1 ? 8 : 0)];
+		return 0;
+	}
+	u64 a = insn_address(in, modrm);
+	if (in->bad)
+		return 0;
+	if (!IS_CANONICAL(a))
+		return EXC_GP;
+	if (copy_from_guest(in->v, &src, a, sizeof(src)) < 0) {
+		vcpu_ops->set_cr(in->v, 2, a);
+		return EXC_PF;	/* error code 0: a read of a page that is not present */
+	}
+	e->cr.lmsw = src;
+	return 0;
+}
+
+/* Decode the CR-writing instruction at RIP ourselves when the CPU did not: MOV to CRn
+ * ([prefixes] [REX] 0f 22 /r: the mod bits are ignored, REX.R selects CR8-15, REX.B the
+ * register), CLTS (0f 06) or LMSW (0f 01 /6, register or memory).  Returns 0 (decoded into
+ * *e, or left CR_UNKNOWN if the bytes are none of these), or the exception hardware would
+ * raise: #UD for a LOCK prefix, #GP/#PF for LMSW's memory operand. */
+static int decode_cr_insn(struct vcpu *v, struct vm_exit *e)
+{
+	struct insn in = { .v = v };
+	u8 b = insn_prefixes(&in), op = insn_byte(&in);
+	if (in.bad || b != 0x0f || (op != 0x06 && op != 0x22 && op != 0x01))
+		return 0;
+	if (in.lock)
+		return EXC_UD;
+	int fault = 0;
+	if (op == 0x06) {
+		e->cr.kind = CR_CLTS;
+	} else {
+		u8 modrm = insn_byte(&in);
+		unsigned reg = (modrm >> 3) & 7;
+		if (op == 0x22 && (reg | (in.rex & 4 ? 8 : 0)) == e->cr.cr) {
+			e->cr.kind = CR_MOV;
+			e->cr.gpr = (modrm & 7) | (in.rex & 1 ? 8 : 0);
+		} else if (op == 0x01 && reg == 6 && e->cr.cr == 0) {
+			e->cr.kind = CR_LMSW;
+			fault = lmsw_source(&in, modrm, e);
+		} else {
+			return 0;
+		}
+	}
+	if (in.bad) {
+		e->cr.kind = CR_UNKNOWN;
+		return 0;
+	}
+	e->insn_len = in.len;
+	return fault;
 }
 
 /* CR0 bits a guest may change; the rest (PE, PG, WP, NE, ...) keep it inside direct paging. */
@@ -106,20 +232,36 @@ static bool cr3_allowed(struct vcpu *v, u64 val)
 	return is_pinned_l4(v->dom, val >> PAGE_SHIFT);
 }
 
+/* The value a CLTS, LMSW or MOV to CRn would write (LMSW: MP, EM and TS from the source's
+ * low bits, and PE, which it can set but never clear). */
+static u64 cr_write_value(struct vcpu *v, struct vm_exit *e, u64 old)
+{
+	switch (e->cr.kind) {
+	case CR_CLTS: return old & ~CR0_TS;
+	case CR_LMSW: return (old & ~0xfULL) | ((u64)e->cr.lmsw & 0xf) | (old & CR0_PE);
+	default: return v->regs.gpr[e->cr.gpr];
+	}
+}
+
 static void handle_cr_write(struct vcpu *v, struct vm_exit *e)
 {
-	if (e->cr.kind == CR_UNKNOWN || (e->cr.kind == CR_MOV && e->cr.gpr < 0))
-		decode_cr_insn(v, e);
-	if (e->cr.kind == CR_CLTS && e->cr.cr == 0) {
-		vcpu_ops->set_cr(v, 0, vcpu_ops->get_cr(v, 0) & ~CR0_TS);
-		skip_insn(v, e);
-		return;
+	if (e->cr.kind == CR_UNKNOWN || !e->insn_len || (e->cr.kind == CR_MOV && e->cr.gpr < 0) ||
+	    (e->cr.kind == CR_LMSW && e->cr.lmsw < 0)) {
+		int fault = decode_cr_insn(v, e);
+		if (fault) {
+			inject_exception(v, (u8)fault, 0);
+			return;
+		}
 	}
-	if (e->cr.kind != CR_MOV || e->cr.gpr < 0 || !e->insn_len) {
+	bool known = (e->cr.kind == CR_MOV && e->cr.gpr >= 0) ||
+		     (e->cr.kind == CR_LMSW && e->cr.lmsw >= 0 && e->cr.cr == 0) ||
+		     (e->cr.kind == CR_CLTS && e->cr.cr == 0);
+	if (!known || !e->insn_len) {
+		/* Only a guest that rewrote the instruction under us gets here. */
 		domain_crash(v->dom, "cannot decode the write to CR%u at %lx", e->cr.cr, v->regs.rip);
 		return;
 	}
-	u64 val = v->regs.gpr[e->cr.gpr], old = vcpu_ops->get_cr(v, e->cr.cr);
+	u64 old = vcpu_ops->get_cr(v, e->cr.cr), val = cr_write_value(v, e, old);
 	bool ok;
 	switch (e->cr.cr) {
 	case 0: ok = !((val ^ old) & ~CR0_GUEST_BITS); break;
@@ -153,6 +295,7 @@ volatile u64 hv_heartbeat;
 
 void handle_exit(struct vcpu *v, struct vm_exit *e)
 {
+	trace_exit(v, e);
 	v->exits++;
 	if (e->reason != EXIT_INTR)	/* the host's own timer ticks are no guest progress */
 		hv_heartbeat++;
@@ -172,6 +315,7 @@ void handle_exit(struct vcpu *v, struct vm_exit *e)
 	case EXIT_CR_WRITE: handle_cr_write(v, e); break;
 	case EXIT_EXCEPTION: handle_exception(v, e); break;
 	case EXIT_INTR: break;	/* the host took it on the way out of svm_vmrun/vmx_run */
+	case EXIT_NONE: break;
 	case EXIT_INTR_WINDOW: vcpu_ops->set_intercept(v, INTERCEPT_INTR_WINDOW, false); break;
 	case EXIT_TRIPLE_FAULT: domain_crash(v->dom, "triple fault"); break;
 	case EXIT_FORBIDDEN: inject_exception(v, EXC_UD, 0); break;
@@ -180,6 +324,7 @@ void handle_exit(struct vcpu *v, struct vm_exit *e)
 		domain_crash(v->dom, "%s %lx (info %lx)", e->why, e->raw, e->info);
 		break;
 	}
+	trace_exit_done(v);
 }
 
 /* Registers, control state and the top of the guest stack, for a crash report. */

@@ -17,6 +17,16 @@
 
 enum dom_state { DOM_FREE, DOM_RUNNING, DOM_DYING, DOM_DEAD };
 
+/* One event-channel port of a domain (public/event_channel.h).  state is EVTCHNSTAT_*;
+ * remote_dom/remote_port: the peer (unbound: who may bind it; interdomain: the other end);
+ * virq: the VIRQ_* of a virq port.  Port 0 is never used. */
+struct evtchn {
+	u8 state;
+	u8 virq;
+	domid_t remote_dom;
+	u16 remote_port;
+};
+
 struct domain {
 	domid_t id;
 	enum dom_state state;
@@ -33,8 +43,51 @@ struct domain {
 	char con[CONSOLE_LINE];
 	unsigned con_len;
 	bool time_stress;		/* lab 3 tests: see time_stress_step() */
-	const char *lab_warned[16];	/* the stubs that said "lab N: ... not implemented" */
+	const char *lab_warned[64];	/* the stubs that said "lab N: ... not implemented" */
+	/* Events (event.c given, evtchn.c lab 4).  With one vCPU per domain the virq bindings
+	 * live here; Xen keeps them per vCPU. */
+	struct evtchn evtchn[EVTCHN_MAX_PORTS];
+	u16 virq_to_port[NR_VIRQS];	/* 0: not bound */
+	bool polling;			/* lab 4: blocked in SCHEDOP_poll on poll_mask ... */
+	u64 poll_mask[EVTCHN_MAX_PORTS / 64];
+	u64 poll_deadline;		/* ... until this system time (0: none) */
 };
+
+/* The hypervisor's view of d's shared-info page, and of v's slot in it. */
+static inline struct shared_info *shared_info_of(struct domain *d)
+{
+	return mfn_to_virt(d->shared_info_mfn);
+}
+static inline struct vcpu_info *vcpu_info_of(struct vcpu *v)
+{
+	return &shared_info_of(v->dom)->vcpu_info[v->id];
+}
+
+/* Per-subsystem hooks, so that a lab plugs into domain life and scheduling without editing
+ * the builder or the scheduler: each subsystem declares one table, DOM_HOOKS(name, .hook = fn, ...);, and
+ * leaves the hooks it does not need NULL.  Called in link order (teardown in reverse). */
+struct dom_hooks {
+	const char *name;
+	void (*domain_init)(struct domain *d);	/* builder: d is complete, not yet run */
+	void (*domain_destroy)(struct domain *d);	/* reap: d is dead, its frames not yet freed */
+	void (*vcpu_init)(struct vcpu *v);	/* builder: after the backend created v */
+	void (*switch_in)(struct vcpu *v);	/* scheduler: v is about to run a slice */
+	void (*switch_out)(struct vcpu *v);	/* scheduler: v's slice ended */
+	void (*timers)(u64 now);		/* scheduler: fire what is due at system time now */
+	bool (*can_wake)(struct vcpu *v);	/* could something timed still wake blocked v? */
+};
+#define DOM_HOOKS(sub, ...)                                                               \
+	static const struct dom_hooks __dom_hooks_##sub                                   \
+		__attribute__((used, section(".dom_hooks"), aligned(8))) = { .name = #sub, __VA_ARGS__ }
+
+/* hooks.c: run every subsystem's hook */
+void hooks_domain_init(struct domain *d);
+void hooks_domain_destroy(struct domain *d);
+void hooks_vcpu_init(struct vcpu *v);
+void hooks_switch_in(struct vcpu *v);
+void hooks_switch_out(struct vcpu *v);
+void hooks_timers(void);
+bool hooks_can_wake(struct vcpu *v);
 
 extern struct domain domains[MAX_DOMAINS];
 extern struct vcpu *current;
@@ -53,6 +106,11 @@ void vcpu_wake(struct vcpu *v);
 void sched_yield(void);
 long do_sched_op(struct vcpu *v, u64 cmd, u64 arg);
 extern unsigned sched_slice_ms;
+
+/* fpu.c: each vCPU's x87/SSE registers, switched eagerly */
+void fpu_init(struct vcpu *v);
+void fpu_switch_to(struct vcpu *v);
+void fpu_release(struct vcpu *v);
 
 /* exit.c */
 void handle_exit(struct vcpu *v, struct vm_exit *e);
@@ -98,12 +156,18 @@ void time_stress_step(struct domain *d);
 void timers_check(void);
 long do_set_timer_op(struct vcpu *v, u64 timeout, u64, u64, u64, u64);
 
-/* event.c (lab 3, lab 4): events and upcalls */
+/* event.c (lab 3): events and upcalls */
 void evtchn_set_pending(struct vcpu *v, unsigned port);
+void send_guest_virq(struct vcpu *v, unsigned virq);
 void event_deliver(struct vcpu *v);
 bool event_pending(struct vcpu *v);
 void event_block(struct vcpu *v);
 long do_hvm_op(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);
+
+/* evtchn.c (lab 4): event channels */
+void evtchn_raise(struct domain *d, unsigned port);
+long do_event_channel_op(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);
+long do_poll(struct vcpu *v, u64 arg);
 
 /* hypercall.c (lab 1) */
 typedef long (*hypercall_fn)(struct vcpu *v, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5);
@@ -113,9 +177,15 @@ long do_multicall(struct vcpu *v, u64 calls, u64 nr_calls, u64, u64, u64);
 long do_xen_version(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);
 long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);
 
+/* trace.c: the exit trace, the last VM exits (crash dumps; GDB's `pvlab trace`); the
+ * recording half is inline in trace.h */
+#define TRACE_DUMP 16		/* exits a crash dump shows */
+void trace_dump(int dom, unsigned n);	/* dom < 0: every domain's */
+
 /* console.c */
 void guest_console_putc(struct domain *d, char c);
 void guest_console_flush(struct domain *d);
+void guest_console_log(struct domain *d, const char *s);
 long do_console_io(struct vcpu *v, u64 cmd, u64 count, u64 buffer, u64, u64);
 
 /* Print "lab N: <what> not implemented" once per domain, so a stub is easy to spot. */

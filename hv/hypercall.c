@@ -25,6 +25,7 @@ static const hypercall_fn hypercall_table[NR_HYPERCALLS] = {
 	[__HYPERVISOR_update_va_mapping] = do_update_va_mapping,
 	[__HYPERVISOR_set_timer_op] = do_set_timer_op,
 	[__HYPERVISOR_hvm_op] = do_hvm_op,
+	[__HYPERVISOR_event_channel_op] = do_event_channel_op,
 	[__HYPERVISOR_pvlab_debug_op] = do_debug_op,
 };
 
@@ -99,7 +100,7 @@ long do_multicall(struct vcpu *v, u64 calls, u64 nr_calls, u64 a3 UNUSED, u64 a4
 long do_xen_version(struct vcpu *v, u64 cmd, u64 arg, u64 a3 UNUSED, u64 a4 UNUSED, u64 a5 UNUSED)
 {
 	static const char extra[sizeof(xen_extraversion_t)] = "-pvlab";
-	static const char caps[] = "xen-3.0-x86_64";
+	static const char caps[sizeof(xen_capabilities_info_t)] = "xen-3.0-x86_64";
 	switch (cmd) {
 	case XENVER_version:
 		return (PVLAB_VERSION_MAJOR << 16) | PVLAB_VERSION_MINOR;
@@ -125,7 +126,7 @@ long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64 a3 UNUSED, u64 a4 UNUSED,
 		char s[PVLAB_LOG_MAX];
 		long n = copy_string_from_guest(v, s, arg, sizeof(s));
 		if (n >= 0)
-			printf("pvlab: d%u log: %s\n", v->dom->id, s);
+			guest_console_log(v->dom, s);
 		return n;
 	}
 	case PVLAB_DEBUG_time_stress:
@@ -141,7 +142,7 @@ long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64 a3 UNUSED, u64 a4 UNUSED,
  * run), so that a student's failing test names the function to write. */
 void lab_stub_warn(struct vcpu *v, int lab, const char *what)
 {
-	static const char *said_once[16];
+	static const char *said_once[64];
 	if (!first_time(v ? v->dom->lab_warned : said_once, ARRAY_SIZE(said_once), what))
 		return;
 	if (v)

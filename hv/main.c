@@ -54,6 +54,12 @@ static u64 overflow_stack(u64 depth)
  * the panic status, never reboot or go on.  Returns false for an unknown KIND. */
 static bool host_fault_test(const char *kind)
 {
+	static const char *const kinds[] = { "1", "null", "nullwrite", "nullcall", "stack" };
+	bool known = false;
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		known |= !strcmp(kind, kinds[i]);
+	if (!known)
+		return false;
 	printf("pvlab: hostfault=%s: faulting on purpose\n", kind);
 	if (!strcmp(kind, "1"))
 		(void)*(volatile u64 *)HOST_FAULT_ADDR;		/* an unmapped address */
@@ -63,10 +69,8 @@ static bool host_fault_test(const char *kind)
 		*null_ptr = 1;
 	else if (!strcmp(kind, "nullcall"))
 		null_fn();
-	else if (!strcmp(kind, "stack"))
-		overflow_stack(0);				/* the guard page */
 	else
-		return false;
+		overflow_stack(0);				/* the guard page */
 	return true;
 }
 
@@ -84,9 +88,10 @@ static void parse_hv_option(const char *w, size_t n)
 	}
 	if (!strncmp(buf, "hostfault=", 10) && host_fault_test(buf + 10))
 		return;		/* make test: a host bug must dump and exit */
-	printf("pvlab: bad hypervisor option '%s' (known: sched_ms=1..100, "
-	       "hostfault=1|null|nullwrite|nullcall|stack); "
-	       "domains follow '--'\n", buf);
+	printf("pvlab: bad hypervisor option '");
+	console_write_untrusted(buf, strlen(buf));
+	printf("' (known: sched_ms=1..100, hostfault=1|null|nullwrite|nullcall|stack); "
+	       "domains follow '--'\n");
 	machine_exit(EXIT_CONFIG);
 }
 

@@ -22,12 +22,6 @@ void hv_timer_tick(void)
 		need_resched = true;
 }
 
-/* Could anything wake v while it sleeps?  (Lab 3 adds its one-shot timer, lab 4 events.) */
-static bool can_wake(struct vcpu *v)
-{
-	return v->timer_deadline != 0;
-}
-
 void vcpu_block(struct vcpu *v)
 {
 	v->state = VCPU_BLOCKED;
@@ -54,6 +48,8 @@ long do_sched_op(struct vcpu *v, u64 cmd, u64 arg)
 	case SCHEDOP_block:
 		event_block(v);
 		return 0;
+	case SCHEDOP_poll:
+		return do_poll(v, arg);
 	case SCHEDOP_shutdown:
 		if (copy_from_guest(v, &s, arg, sizeof(s)) < 0)
 			return -XEN_EFAULT;
@@ -122,14 +118,23 @@ static struct vcpu *pick_next(int *last)
 	return NULL;
 }
 
+/* The hypervisor has the CPU back -- after a VM exit of any kind (a host interrupt, the
+ * VMX-preemption timer, a hypercall...) whatever the guest's IF, or after idling: the one
+ * place where timers fire and wake their vCPUs, so that no domain's timer waits until
+ * another domain gives the CPU up. */
+static void cpu_back(void)
+{
+	hooks_timers();
+}
+
 /* Nothing to run: wait for an interrupt, or stop if nothing could ever wake anyone. */
 static void idle(void)
 {
 	for (int i = 0; i < MAX_DOMAINS; i++)
-		if (domains[i].state == DOM_RUNNING && can_wake(&domains[i].vcpu)) {
+		if (domains[i].state == DOM_RUNNING && hooks_can_wake(&domains[i].vcpu)) {
 			sti_hlt();
 			cli();
-			timers_check();
+			cpu_back();
 			return;
 		}
 	finish("every domain is blocked and nothing can wake them");
@@ -141,15 +146,17 @@ void sched_run(void)
 	lapic_timer_start(1000);
 	for (;;) {
 		reap();
+		cpu_back();	/* wake whoever's timer expired during the last slice first */
 		struct vcpu *v = pick_next(&last);
 		if (!v) {
 			idle();
 			continue;
 		}
 		current = v;
+		fpu_switch_to(v);	/* its own FPU/SSE registers, and nobody else's */
 		need_resched = false;
 		slice_used = 0;
-		time_update(v->dom);	/* a fresh time snapshot at every schedule-in */
+		hooks_switch_in(v);	/* e.g. a fresh time snapshot */
 		u64 last_update = ticks;
 		while (v->state == VCPU_RUNNABLE && v->dom->state == DOM_RUNNING && !need_resched) {
 			struct vm_exit e;
@@ -157,11 +164,12 @@ void sched_run(void)
 				time_update(v->dom);
 				last_update = ticks;
 			}
-			timers_check();
 			event_deliver(v);
 			vcpu_ops->run(v, &e);
+			cpu_back();
 			handle_exit(v, &e);
 		}
+		hooks_switch_out(v);
 		current = NULL;
 	}
 }

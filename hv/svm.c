@@ -219,6 +219,7 @@ static void decode_exit(struct vcpu *v, struct vmcb *vm, struct vm_exit *e)
 		e->cr.cr = (u8)(code - SVM_EXIT_CR0_WRITE);
 		e->cr.kind = CR_UNKNOWN;
 		e->cr.gpr = -1;
+		e->cr.lmsw = -1;	/* LMSW, CLTS and MOV look alike here: exit.c decodes */
 		if (has_decode_assists && (i1 & BIT(63))) {	/* a MOV, register in EXITINFO1 */
 			e->cr.kind = CR_MOV;
 			e->cr.gpr = (int)(i1 & 15);
@@ -327,6 +328,8 @@ static void svm_set_cr(struct vcpu *v, int cr, u64 val)
 static u64 svm_get_efer(struct vcpu *v) { return vmcb_of(v)->save.efer & ~EFER_SVME; }
 static void svm_set_efer(struct vcpu *v, u64 val) { vmcb_of(v)->save.efer = val | EFER_SVME; }
 static int svm_get_cpl(struct vcpu *v) { return vmcb_of(v)->save.cpl; }
+/* Current after every exit: svm_entry.S does VMSAVE into the guest's VMCB. */
+static u64 svm_get_fs_gs_base(struct vcpu *v, bool gs) { return gs ? vmcb_of(v)->save.gs.base : vmcb_of(v)->save.fs.base; }
 
 static void svm_hypercall_insn(u8 insn[3])
 {
@@ -357,6 +360,7 @@ const struct vcpu_ops svm_ops = {
 	.get_cr = svm_get_cr,
 	.set_cr = svm_set_cr,
 	.get_efer = svm_get_efer,
+	.get_fs_gs_base = svm_get_fs_gs_base,
 	.set_efer = svm_set_efer,
 	.get_cpl = svm_get_cpl,
 	.hypercall_insn = svm_hypercall_insn,

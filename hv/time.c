@@ -92,11 +92,6 @@ void time_init(void)
 	printf("pvlab: PV time: mul %u shift %d, wall clock %lu at boot\n", tsc_mul, tsc_shift, boot_unix);
 }
 
-static struct shared_info *shared_info_of(struct domain *d)
-{
-	return mfn_to_virt(d->shared_info_mfn);
-}
-
 /* Publish a fresh time snapshot in d's vcpu_info with the version protocol: make the
  * version odd, write, make it even -- with barriers so that no write moves across. */
 void time_update(struct domain *d)
@@ -167,15 +162,42 @@ long do_set_timer_op(struct vcpu *v, u64 timeout, u64 a2 UNUSED, u64 a3 UNUSED, 
 #endif // SOLUTION(3)
 }
 
-/* Fire every armed timer whose time has come: VIRQ_TIMER to its vCPU. */
+/* Fire every armed timer whose time has come: VIRQ_TIMER to its vCPU.  Deadlines compare
+ * signed, as Xen's s_time_t: one with bit 63 set is in the past and fires at once. */
 void timers_check(void)
 {
-	u64 now = system_time();
+	s64 now = (s64)system_time();
 	for (int i = 0; i < MAX_DOMAINS; i++) {
 		struct vcpu *v = &domains[i].vcpu;
-		if (domains[i].state == DOM_RUNNING && v->timer_deadline && now >= v->timer_deadline) {
+		if (domains[i].state == DOM_RUNNING && v->timer_deadline && (s64)v->timer_deadline <= now) {
 			v->timer_deadline = 0;
-			evtchn_set_pending(v, PVLAB_TIMER_PORT);
+			send_guest_virq(v, VIRQ_TIMER);
 		}
 	}
 }
+
+/* The time subsystem's hooks: a new domain gets the wall clock and a first snapshot; a
+ * vCPU a fresh snapshot whenever it is scheduled in; the scheduler fires the timers. */
+static void time_domain_init(struct domain *d)
+{
+	wallclock_init(d);
+	time_update(d);
+}
+
+static void time_switch_in(struct vcpu *v)
+{
+	time_update(v->dom);
+}
+
+static void time_timers(u64 now UNUSED)
+{
+	timers_check();
+}
+
+static bool timer_armed(struct vcpu *v)
+{
+	return v->timer_deadline != 0;
+}
+
+DOM_HOOKS(time, .domain_init = time_domain_init, .switch_in = time_switch_in,
+	  .timers = time_timers, .can_wake = timer_armed);

@@ -42,6 +42,7 @@ enum exit_reason {
 	EXIT_FORBIDDEN,		/* a virtualization or cache-control instruction: #UD it */
 	EXIT_ENTRY_FAILED,	/* the CPU refused to enter the guest: see exit.why */
 	EXIT_UNHANDLED,		/* anything else: crashes the domain */
+	EXIT_NONE,		/* the backend emulated the exit itself: nothing left to do */
 };
 
 enum cr_access { CR_MOV, CR_CLTS, CR_LMSW, CR_UNKNOWN };
@@ -62,6 +63,7 @@ struct vm_exit {
 			u8 cr;		/* 0, 3 or 4 */
 			enum cr_access kind;	/* CR_UNKNOWN: the backend could not decode it */
 			int gpr;	/* CR_MOV: source register, or -1 if not decoded */
+			int lmsw;	/* CR_LMSW: the 16-bit source, or -1 if not known */
 		} cr;
 		struct {
 			u8 vector;
@@ -91,7 +93,8 @@ struct vcpu_ops {
 	 * paging on at CR3 = cr3 (a machine address) and every security intercept on. */
 	int (*vcpu_create)(struct vcpu *v, u64 cr3);
 	void (*vcpu_destroy)(struct vcpu *v);
-	/* Run the guest until the next VM exit and decode it into *e. */
+	/* Run the guest until the next VM exit and decode it into *e.  Exactly one exit per
+	 * call, so that the scheduler sees every time the CPU comes back (sched.c). */
 	void (*run)(struct vcpu *v, struct vm_exit *e);
 	/* Queue an event for the next entry (error code only for exceptions that have one). */
 	void (*inject)(struct vcpu *v, enum event_type type, u8 vector, bool has_err, u32 err);
@@ -103,6 +106,7 @@ struct vcpu_ops {
 	u64 (*get_efer)(struct vcpu *v);	/* as the guest sees it (no SVME) */
 	void (*set_efer)(struct vcpu *v, u64 val);
 	int (*get_cpl)(struct vcpu *v);
+	u64 (*get_fs_gs_base)(struct vcpu *v, bool gs);	/* the guest's FS (or GS) base */
 	/* The 3-byte instruction that a hypercall-page stub uses to leave the guest. */
 	void (*hypercall_insn)(u8 insn[3]);
 	/* Print vendor state (control fields, segments) for a crash dump. */
@@ -124,6 +128,7 @@ struct vcpu {
 	u64 timer_deadline;	/* lab 3: one-shot timer in system time (ns), 0 = off */
 	u8 upcall_vector;	/* lab 3: the guest's callback vector, 0 = none yet */
 	bool upcall_due;	/* lab 3: an upcall is owed (upcall_pending went 0 -> 1) */
+	struct fxsave_area fpu;	/* x87/SSE registers while another vCPU has the FPU (fpu.c) */
 };
 
 #endif

@@ -642,7 +642,7 @@ static void decode_exit(struct vcpu *v, struct vm_exit *e)
 		switch (CR_QUAL_TYPE(q)) {
 		case CR_TYPE_MOV_TO_CR: e->cr.kind = CR_MOV; e->cr.gpr = (int)CR_QUAL_GPR(q); break;
 		case CR_TYPE_CLTS: e->cr.kind = CR_CLTS; break;
-		case CR_TYPE_LMSW: e->cr.kind = CR_LMSW; break;
+		case CR_TYPE_LMSW: e->cr.kind = CR_LMSW; e->cr.lmsw = (int)CR_QUAL_LMSW_SRC(q); break;
 		default:	/* MOV from CR8 with a TPR shadow never exits; CR3 is emulated */
 			e->reason = EXIT_UNHANDLED;
 			e->why = "unexpected MOV from a control register";
@@ -689,10 +689,11 @@ static void decode_exit(struct vcpu *v, struct vm_exit *e)
 static void vmx_run(struct vcpu *v, struct vm_exit *e)
 {
 	vmcs_use(v);
-	do
-		enter(v);
-	while (emulate_cr_read(v));
-	decode_exit(v, e);
+	enter(v);
+	if (emulate_cr_read(v))
+		*e = (struct vm_exit){ .reason = EXIT_NONE, .raw = VMX_EXIT_CR_ACCESS };
+	else
+		decode_exit(v, e);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -772,6 +773,7 @@ static void vmx_set_cr(struct vcpu *v, int cr, u64 val)
 }
 
 static u64 vmx_get_efer(struct vcpu *v) { vmcs_use(v); return vmcs_read(GUEST_IA32_EFER); }
+static u64 vmx_get_fs_gs_base(struct vcpu *v, bool gs) { vmcs_use(v); return vmcs_read(gs ? GUEST_GS_BASE : GUEST_FS_BASE); }
 static void vmx_set_efer(struct vcpu *v, u64 val) { vmcs_use(v); vmcs_write(GUEST_IA32_EFER, val); }
 static int vmx_get_cpl(struct vcpu *v) { vmcs_use(v); return (int)AR_DPL(vmcs_read(GUEST_SS_AR)); }
 
@@ -1026,6 +1028,7 @@ const struct vcpu_ops vmx_ops = {
 	.get_cr = vmx_get_cr,
 	.set_cr = vmx_set_cr,
 	.get_efer = vmx_get_efer,
+	.get_fs_gs_base = vmx_get_fs_gs_base,
 	.set_efer = vmx_set_efer,
 	.get_cpl = vmx_get_cpl,
 	.hypercall_insn = vmx_hypercall_insn,

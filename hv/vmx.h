@@ -218,6 +218,7 @@ STATIC_ASSERT(VMCS_SEG(HOST_ES_SELECTOR, SEG_GS) == HOST_GS_SELECTOR);	/* no hos
 #define CR_QUAL_CR(q) ((q) & 15)
 #define CR_QUAL_TYPE(q) (((q) >> 4) & 3)
 #define CR_QUAL_GPR(q) (((q) >> 8) & 15)
+#define CR_QUAL_LMSW_SRC(q) (((q) >> 16) & 0xffff)
 enum { CR_TYPE_MOV_TO_CR, CR_TYPE_MOV_FROM_CR, CR_TYPE_CLTS, CR_TYPE_LMSW };
 /* I/O instruction (exit reason 30) */
 #define IO_QUAL_SIZE(q) (((q) & 7) + 1)

@@ -36,6 +36,19 @@ void console_write(const char *s, size_t n)
 		console_putc(*s++);
 }
 
+/* Write n bytes of text we do not trust (a guest's, a command line) with every byte outside
+ * printable ASCII shown as '?': such text can neither end the line it is printed on (so it
+ * cannot start a line of ours), nor move the cursor, nor start a terminal escape sequence,
+ * nor smuggle in a multi-byte character that a reader splits lines at.  All text from a
+ * guest reaches the console through here and nowhere else. */
+void console_write_untrusted(const char *s, size_t n)
+{
+	while (n--) {
+		char c = *s++;
+		console_putc(c >= 0x20 && c < 0x7f ? c : '?');
+	}
+}
+
 static void put(void *arg UNUSED, char c)
 {
 	console_putc(c);
@@ -69,5 +82,6 @@ void panic_at(const char *file, int line, const char *fmt, ...)
 	va_end(ap);
 	printf("\n");
 	dump_backtrace(read_rbp());
+	hv_panic_dump();
 	machine_exit(EXIT_PANIC);
 }

@@ -67,7 +67,7 @@ _start32:
 	loop 2b
 
 	mov %cr4, %eax
-	or $0x20, %eax			/* CR4.PAE */
+	or $0x620, %eax			/* PAE | OSFXSR | OSXMMEXCPT: FXSAVE covers XMM0-15 */
 	mov %eax, %cr4
 	mov $boot_pml4, %eax
 	mov %eax, %cr3
@@ -76,7 +76,8 @@ _start32:
 	or $0x900, %eax
 	wrmsr
 	mov %cr0, %eax
-	or $0x80010021, %eax		/* PG | WP | NE | PE */
+	and $~0xc, %eax			/* EM, TS off: hv/fpu.c switches guests' FPU state */
+	or $0x80010023, %eax		/* PG | WP | NE | MP | PE */
 	mov %eax, %cr0
 	lgdt boot_gdt_ptr
 	ljmp $8, $start64

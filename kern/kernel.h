@@ -15,6 +15,7 @@
 void console_init(void);
 void console_putc(char c);
 void console_write(const char *s, size_t n);
+void console_write_untrusted(const char *s, size_t n);
 void console_drain(void);
 int printf(const char *fmt, ...) PRINTF(1, 2);
 int vprintf(const char *fmt, va_list ap);
@@ -94,5 +95,6 @@ void udelay(unsigned us);
 /* ---- the hypervisor proper (hv/) ---- */
 NORETURN void hv_main(const char *cmdline);
 void hv_timer_tick(void);
+void hv_panic_dump(void);	/* in a crash dump: what the hypervisor last did */
 
 #endif

@@ -8,7 +8,9 @@ void kmain(u32 magic, u32 info)
 	console_init();
 	trap_init();
 	boot_parse(magic, info);
-	printf("pvlab: hypervisor booting (%s), command line \"%s\"\n", boot.protocol, boot.cmdline);
+	printf("pvlab: hypervisor booting (%s), command line \"", boot.protocol);
+	console_write_untrusted(boot.cmdline, strlen(boot.cmdline));
+	printf("\"\n");
 	mm_init();
 	paging_init();
 	lapic_init();

@@ -131,5 +131,6 @@ void trap(struct trapframe *tf)
 	}
 	dump_trapframe(tf);
 	dump_backtrace(tf->rbp);
+	hv_panic_dump();
 	machine_exit(EXIT_PANIC);
 }

@@ -157,16 +157,17 @@ unsigned find_first_zero(const unsigned long *a, unsigned n)
 	return n;
 }
 
-/* Is this the first time we see the pointer what?  Remembers it in seen[n] (NULL-padded);
- * once seen[] is full, nothing is new any more, so a flood of notices stays quiet. */
+/* Is this the first time we see the pointer what?  Remembers it in seen[n] (NULL-padded).
+ * Once seen[] is full, everything not remembered counts as new: a notice said twice is
+ * better than a notice lost (the kit's proof looks for every stub's notice).  Callers
+ * size seen[] for all the distinct notices they have, so a full table is a sizing bug. */
 bool first_time(const char **seen, size_t n, const char *what)
 {
 	size_t i;
 	for (i = 0; i < n && seen[i]; i++)
 		if (seen[i] == what)
 			return false;
-	if (i == n)
-		return false;
-	seen[i] = what;
+	if (i < n)
+		seen[i] = what;
 	return true;
 }

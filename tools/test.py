@@ -6,6 +6,8 @@ Suites (each prints its own closing "N passed, N failed" line, which we add up):
   build     the hypervisor image builds with -Werror
   grader    the grader's own unit tests (grade/test_gradelib.py)
   system    the hypervisor core's system tests under QEMU (tests/system.json)
+  gdb       the GDB commands (tools/gdb/pvlab.py) against a stopped QEMU (tests/system/gdb.py);
+            skipped when GDB is missing
   kit       the lab kit's proof: reference full marks; each lab's release fails exactly
             its own tests and passes the earlier labs' (grade/kitcheck.py)
   walk      the course workflow end to end: releases into a course repository, clone, merge,
@@ -28,6 +30,7 @@ SUITES = [
     ("build", ["make", "-s", "-j" + JOBS]),
     ("grader", [PY, "grade/test_gradelib.py"]),
     ("system", [PY, "grade/grade.py", "--system"]),
+    ("gdb", [PY, "tests/system/gdb.py"]),
     ("kit", [PY, "grade/kitcheck.py"]),
     ("walk", [PY, "grade/walkcheck.py"]),
     ("bochs", [PY, "grade/grade.py", "--system", "--emu", "bochs"]),

@@ -8,7 +8,9 @@
  *
  * Reading guide: each operation number stands right above its argument structure; fields are
  * marked IN (guest -> hypervisor) or OUT (hypervisor -> guest); the errors an operation returns
- * are listed next to it.
+ * are listed next to it.  As in Xen, the ABI is split by subsystem: public/sched.h,
+ * public/event_channel.h, public/grant_table.h, public/memory.h are included below;
+ * public/io/ring.h is for split drivers.
  *
  * CALLING CONVENTION (64-bit)
  *   A guest calls hypercall N by `call hypercall_page + N * 32`.  The hypervisor fills each
@@ -47,6 +49,7 @@
 #define XEN_ERANGE	34
 #define XEN_ENOSYS	38	/* no such hypercall or sub-operation */
 #define XEN_ENOTEMPTY	39
+#define XEN_ETIMEDOUT	110	/* pvlab's guest: wait_for_event() gave up */
 
 /* ---------------------------------------------------------------------------------------
  * Hypercall numbers (Xen's).  The lab that implements each one is on the right.
@@ -104,6 +107,8 @@ typedef u16 domid_t;
 
 typedef u64 xen_pfn_t;	/* a frame number: guest pseudo-physical (pfn) or machine (mfn) */
 
+#include "public/event_channel.h"	/* event_channel_op, VIRQs (lab 4) */
+
 /* ---------------------------------------------------------------------------------------
  * console_io(int cmd, int count, const char *buffer)                               lab 1
  *   CONSOLEIO_write: print `count` bytes at guest virtual `buffer` on the hypervisor
@@ -116,23 +121,7 @@ typedef u64 xen_pfn_t;	/* a frame number: guest pseudo-physical (pfn) or machine
 #define CONSOLEIO_read		1
 #define CONSOLEIO_MAX		(16 * 1024)	/* pvlab: longest single write */
 
-/* ---------------------------------------------------------------------------------------
- * sched_op(int cmd, void *arg)                                                      core
- */
-#define SCHEDOP_yield		0	/* arg unused: give up the CPU, stay runnable. Returns 0 */
-#define SCHEDOP_block		1	/* arg unused: enable event delivery (clear the upcall
-					 * mask) and sleep until an event is pending.  Returns 0 */
-#define SCHEDOP_shutdown	2	/* arg: struct sched_shutdown *.  Does not return */
-#define SCHEDOP_poll		3	/* lab 4 */
-struct sched_shutdown {
-	unsigned int reason;	/* IN: SHUTDOWN_* ; -XEN_EINVAL if unknown */
-};
-#define SHUTDOWN_poweroff	0	/* clean exit: the only "success" reason */
-#define SHUTDOWN_reboot		1
-#define SHUTDOWN_suspend	2
-#define SHUTDOWN_crash		3	/* the guest panicked */
-#define SHUTDOWN_watchdog	4
-#define SHUTDOWN_MAX		4
+#include "public/sched.h"		/* sched_op: yield, block, shutdown, poll */
 
 /* ---------------------------------------------------------------------------------------
  * xen_version(int cmd, void *arg)                                                   core
@@ -140,7 +129,9 @@ struct sched_shutdown {
 #define XENVER_version		0	/* arg unused.  Returns (major << 16) | minor */
 #define XENVER_extraversion	1	/* OUT arg: xen_extraversion_t.  Returns 0 or -EFAULT */
 typedef char xen_extraversion_t[16];
-#define XENVER_capabilities	3	/* OUT arg: xen_capabilities_info_t */
+#define XENVER_capabilities	3	/* OUT arg: xen_capabilities_info_t, all 1024 bytes
+					 * written (the string, NUL-padded) as in Xen.
+					 * Returns 0 or -EFAULT */
 typedef char xen_capabilities_info_t[1024];
 #define XENVER_get_features	6	/* not yet */
 #define PVLAB_VERSION_MAJOR	4
@@ -206,24 +197,11 @@ struct mmuext_op {
 /* ---------------------------------------------------------------------------------------
  * set_timer_op(u64 timeout)                                                         lab 3
  *   Arm this vCPU's one-shot timer for system time `timeout` (ns since boot, as in
- *   vcpu_time_info); 0 cancels.  A timeout already in the past fires at once.  On expiry
+ *   vcpu_time_info); 0 cancels.  A timeout already in the past fires at once -- and, the
+ *   time being signed as Xen's s_time_t, so does any timeout with bit 63 set.  On expiry
  *   the vCPU gets VIRQ_TIMER.  Returns 0.
- *
- * Events (lab 3 builds the first slice, lab 4 the rest).  An event sets bit `port` of
- * shared_info.evtchn_pending; unless that port is masked (evtchn_mask) it also sets bit
- * port/64 of vcpu_info.evtchn_pending_sel and vcpu_info.evtchn_upcall_pending, and -- unless
- * evtchn_upcall_mask is set -- the hypervisor injects the guest's callback vector as an
- * external interrupt as soon as the guest's RFLAGS.IF allows.  The guest handler clears
- * upcall_pending, then pending_sel, then each pending bit it handles.  SCHEDOP_block clears
- * evtchn_upcall_mask and sleeps unless an event is pending.
- *   pvlab: until lab 4 adds EVTCHNOP_bind_virq, VIRQ_TIMER is bound to port
- *   PVLAB_TIMER_PORT on every vCPU.
+ *   (Events and VIRQ_TIMER: public/event_channel.h.)
  */
-#define PVLAB_TIMER_PORT	1
-#define VIRQ_TIMER		0
-#define VIRQ_DEBUG		1
-#define VIRQ_CONSOLE		2
-#define NR_VIRQS		24
 
 /* ---------------------------------------------------------------------------------------
  * hvm_op(int cmd, void *arg): only the callback vector, as Xen's PVHVM guests set it. lab 3
@@ -354,10 +332,13 @@ STATIC_ASSERT(__builtin_offsetof(struct start_info, cmd_line) == 128);
 #define PVLAB_DEBUG_audit	1	/* lab 2: recount every frame; 0 or -XEN_EINVAL */
 #define PVLAB_DEBUG_time_stress	2	/* lab 3: arg != 0: rewrite the time record very often */
 #define PVLAB_DEBUG_system_time	3	/* lab 3 benchmark: the system time, the slow way */
-#define PVLAB_DEBUG_log		4	/* arg: a guest string, printed as "pvlab: dN log: ..."
+#define PVLAB_DEBUG_log		4	/* arg: a guest string, printed as "(dN log) ..."
 					 * (copy_string_from_guest); returns its length,
 					 * -XEN_EFAULT: unreadable before its NUL,
 					 * -XEN_E2BIG: longer than PVLAB_LOG_MAX - 1 */
 #define PVLAB_LOG_MAX		128
+
+#include "public/grant_table.h"		/* lab 5 */
+#include "public/memory.h"		/* lab 7 */
 
 #endif

@@ -63,6 +63,9 @@ static inline void pause(void) { __asm__ volatile("pause"); }
 static inline void clts(void) { __asm__ volatile("clts"); }
 static inline void fninit(void) { __asm__ volatile("fninit"); }
 static inline void fxsave(void *area) { __asm__ volatile("fxsave64 (%0)" :: "r"(area) : "memory"); }
-static inline void fxrstor(const void *area) { __asm__ volatile("fxrstor64 (%0)" :: "r"(area)); }
+static inline void fxrstor(const void *area) { __asm__ volatile("fxrstor64 (%0)" :: "r"(area) : "memory"); }
+/* Clear pending x87 exceptions, then load a constant: the x87 last-instruction and operand
+ * pointers now hold this code's addresses (see fpu_load() in hv/fpu.c for why). */
+static inline void fpu_overwrite_pointers(const u32 *k) { __asm__ volatile("fnclex; ffree %%st(7); fildl %0" :: "m"(*k)); }
 
 #endif

@@ -156,4 +156,21 @@ struct tss {
 } PACKED;
 STATIC_ASSERT(sizeof(struct tss) == 104);
 
+/* The FXSAVE64/FXRSTOR64 area: x87, MMX and SSE state (with CR4.OSFXSR set). */
+struct fxsave_area {
+	u16 fcw, fsw;
+	u8 ftw, rsvd0;		/* abridged tag word: bit i set = physical register i in use */
+	u16 fop;
+	u64 fip, fdp;		/* last x87 instruction and operand addresses */
+	u32 mxcsr, mxcsr_mask;
+	u8 st[8][16];		/* ST0-ST7 (= MM0-MM7): 10 bytes each, 6 reserved */
+	u8 xmm[16][16];		/* XMM0-XMM15 */
+	u8 rsvd[96];
+} __attribute__((aligned(16)));
+STATIC_ASSERT(sizeof(struct fxsave_area) == 512);
+STATIC_ASSERT(__builtin_offsetof(struct fxsave_area, mxcsr) == 24);
+STATIC_ASSERT(__builtin_offsetof(struct fxsave_area, xmm) == 160);
+#define FCW_RESET 0x37f		/* x87 control word after FNINIT / reset: all masked */
+#define MXCSR_RESET 0x1f80	/* MXCSR after reset: all SSE exceptions masked */
+
 #endif

@@ -34,7 +34,8 @@ int main(void)
 	static const char a[] = "a", b[] = "b", c[] = "c";
 	CHECK(first_time(seen, 2, a) && !first_time(seen, 2, a));
 	CHECK(first_time(seen, 2, b) && !first_time(seen, 2, b) && !first_time(seen, 2, a));
-	CHECK(!first_time(seen, 2, c));		/* full: nothing is new any more */
+	CHECK(first_time(seen, 2, c) && first_time(seen, 2, c));	/* full: never dropped */
+	CHECK(!first_time(seen, 2, a));		/* ... and what was seen stays seen */
 
 	unsigned long bits[2] = { 0, 0 };
 	set_bit(3, bits);
