@@ -601,24 +601,29 @@ def evaluate(test, run, strict=True):
     return verdict, problems
 
 
+def run_watched(cmd, test, root, kernel, scale, emu):
+    """run_qemu for one test; under QEMU with its monitor on a socket, so that hang.Watch
+    can read the heartbeat and say where a hung CPU was (Bochs: the time limit only)."""
+    if emu != "qemu":
+        return run_qemu(cmd, test.timeout * scale, cwd=root)
+    mondir = tempfile.mkdtemp(prefix="pvlab-mon-")
+    sock = os.path.join(mondir, "m")
+    env = dict(os.environ, QEMUEXTRA=(os.environ.get("QEMUEXTRA", "") +
+                                      " -monitor unix:%s,server=on,wait=off" % sock).strip())
+    guest = os.path.join(os.path.dirname(kernel), "guest", "guest.elf")
+    try:
+        return run_qemu(cmd, test.timeout * scale, cwd=root, env=env, watch=lambda pid:
+                        hang.Watch(sock, pid, kernel, guest, test.quiet * scale))
+    finally:
+        shutil.rmtree(mondir, ignore_errors=True)
+
+
 def run_test(test, root, kernel, scale=1.0, logdir=None, emu="qemu"):
     """Boot one test through ROOT/tools/<emu> (tools/qemu), judge it and write its log (by
     default ROOT/obj/grade/labN-name.log); returns an Outcome.  Raises Interrupted after
     kill_all()."""
     cmd = [os.path.join(root, "tools", emu), kernel, test.append()]
-    if emu != "qemu":
-        run = run_qemu(cmd, test.timeout * scale, cwd=root)
-    else:                       # QEMU's monitor on a socket tells hang.Watch the heartbeat
-        mondir = tempfile.mkdtemp(prefix="pvlab-mon-")
-        sock = os.path.join(mondir, "m")
-        env = dict(os.environ, QEMUEXTRA=(os.environ.get("QEMUEXTRA", "") +
-                                          " -monitor unix:%s,server=on,wait=off" % sock).strip())
-        guest = os.path.join(os.path.dirname(kernel), "guest", "guest.elf")
-        try:
-            run = run_qemu(cmd, test.timeout * scale, cwd=root, env=env, watch=lambda pid:
-                           hang.Watch(sock, pid, kernel, guest, test.quiet * scale))
-        finally:
-            shutil.rmtree(mondir, ignore_errors=True)
+    run = run_watched(cmd, test, root, kernel, scale, emu)
     verdict, problems = evaluate(test, run, strict=emu == "qemu")
     log = os.path.join(logdir or os.path.join(root, "obj", "grade"), test.log_name)
     write_log(log, test, cmd, run, verdict, problems)
