@@ -137,7 +137,9 @@ def stub_location(root, line):
         return None
     lab, name = m.groups()
     needles = ('lab_stub_warn(', '"%s")' % name), ("lab %s: %s not implemented" % (lab, name),)
-    for d in SOURCE_DIRS:
+    guest_said = re.match(r"\(d\d+\) ", line) is not None      # a guest stub, not the hypervisor's
+    dirs = sorted(SOURCE_DIRS, key=lambda d: (d == "guest") != guest_said)
+    for d in dirs:
         top = os.path.join(root, d)
         for dirpath, dirs, files in os.walk(top):
             dirs.sort()

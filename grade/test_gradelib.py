@@ -651,6 +651,10 @@ class DebuggingTests(unittest.TestCase):
         self.assertEqual(symbolize.stub_location(root, "pvlab: lab 1: do_thing not implemented (d0)"), "hv/a.c:3")
         self.assertEqual(symbolize.stub_location(root, "(d0) guest: PANIC: lab 2: other not implemented"), "guest/b.c:1")
         self.assertIsNone(symbolize.stub_location(root, "pvlab: lab 1: nowhere not implemented"))
+        # The same name stubbed on both sides: a guest's line is the guest's stub.
+        write(root, "guest/c.c", "\n\tlab_todo(\"lab 1: do_thing not implemented\");\n")
+        self.assertEqual(symbolize.stub_location(root, "(d0) lab 1: do_thing not implemented"), "guest/c.c:2")
+        self.assertEqual(symbolize.stub_location(root, "pvlab: lab 1: do_thing not implemented (d0)"), "hv/a.c:3")
 
     @unittest.skipUnless(shutil.which("gcc") and shutil.which("addr2line"), "needs gcc and binutils")
     def test_return_address_names_the_call(self):
