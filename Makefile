@@ -30,6 +30,8 @@ KCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-pic -fno-
 	   -fno-asynchronous-unwind-tables -fcf-protection=none -fno-tree-loop-distribute-patterns -Iinclude -I. $(STRIPFLAG)
 KASFLAGS := -g -Iinclude -I. -D__ASSEMBLY__ $(STRIPFLAG)
 KLDFLAGS := -nostdlib -no-pie -z max-page-size=0x1000 -z noexecstack
+# Every caller stays in the frame-pointer chain, so crash and hang backtraces name it.
+KCFLAGS += -fno-optimize-sibling-calls
 
 LIB_SRCS   := lib/string.c lib/printf.c
 KERN_SRCS  := $(wildcard kern/*.c) $(wildcard kern/*.S)
@@ -112,9 +114,14 @@ deps-gdb:
 $(HV_OBJS) $(GUEST_OBJS): | deps-build
 
 # ---------------------------------------------------------------------------------------
-# Tests and grading.
+# Tests and grading.  A student release lacks the instructor-only files (labs/manifest.json,
+# "instructor_only"), so the targets that need them exist only where those files do.
+INSTRUCTOR := $(wildcard tools/test.py)
+
+ifneq ($(INSTRUCTOR),)
 test: deps-qemu
 	@$(PYTHON) tools/test.py
+endif
 
 grade: $(HV) $(USES_QEMU)
 	@$(PYTHON) grade/grade.py $(if $(LAB),--lab $(LAB)) $(if $(TEST),--test '$(TEST)') $(if $(EMU),--emu $(EMU)) $(GRADEFLAGS)
@@ -123,12 +130,25 @@ host-tests:
 	@$(MAKE) -s -C tests/host
 
 # Instructors: the student tree of lab N (docs/KIT.md, Releasing) and the marker check.
+ifneq ($(INSTRUCTOR),)
 release:
 	@test -n "$(LAB)" || { echo "make release: say which lab, e.g. 'make release LAB=1 [DEST=../pvlab-lab1]'" >&2; exit 2; }
 	@$(PYTHON) labs/release.py $(LAB) $(or $(DEST),../pvlab-lab$(LAB)) $(if $(ONTO),--onto $(ONTO)) $(RELEASEFLAGS)
 
 check-markers:
 	@$(PYTHON) labs/check_markers.py
+
+# Instructors: lab N's Gradescope autograder zip (docs/KIT.md, Gradescope).
+autograder:
+	@test -n "$(LAB)" || { echo "make autograder: say which lab, e.g. 'make autograder LAB=1 [ZIP=obj/autograder-lab1.zip]'" >&2; exit 2; }
+	@mkdir -p obj
+	@$(PYTHON) labs/autograder.py $(LAB) $(or $(ZIP),obj/autograder-lab$(LAB).zip)
+.PHONY: test release check-markers autograder
+endif
+
+# Students: the zip of your committed work on lab N to upload (docs/KIT.md, Hand-in).
+handin:
+	@$(PYTHON) tools/handin $(LAB)
 
 compile_commands.json: Makefile
 	@tools/compdb "$(CC) $(KCFLAGS)" $(KERN_SRCS) $(HV_SRCS) $(LIB_SRCS) $(GUEST_SRCS) > $@
@@ -147,14 +167,18 @@ help:
 	@echo "  make bochs           boot it in Bochs (Intel VMX backend; docs/VMX.md)"
 	@echo "  make gdb             attach GDB to a 'make qemu-gdb' run"
 	@echo "  make grade [LAB=N] [TEST=name]   grade your labs"
+	@echo "  make handin [LAB=N]  bundle your committed work on lab N for Gradescope"
+ifneq ($(INSTRUCTOR),)
 	@echo "  make test            the project's own tests (unit, system, lab kit)"
-	@echo "  make release LAB=N [DEST=dir]    instructors: the student tree of lab N"
+	@echo "  make release LAB=N [DEST=dir] [ONTO=repo]  instructors: the student tree of lab N"
 	@echo "  make check-markers   instructors: check the solution markers"
+	@echo "  make autograder LAB=N [ZIP=file]           instructors: lab N's Gradescope autograder"
+endif
 	@echo "  make bench           benchmarks"
 	@echo "  make compile_commands.json       for editors (clangd)"
 	@echo "  make clean"
 	@echo "Variables: ARGS=\"<hv opts> -- <dom0 args> -- <domU args>\"  V=1  STRIP=N  KVM=0|1  EMU=bochs"
-.PHONY: test grade host-tests release check-markers clean help
+.PHONY: grade host-tests handin clean help
 
 bench: $(HV) $(USES_QEMU)
 	@$(PYTHON) tools/bench.py $(if $(EMU),--emu $(EMU))

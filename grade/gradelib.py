@@ -16,10 +16,15 @@ import os
 import re
 import selectors
 import shlex
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
+
+import hang
+import symbolize
 
 EXIT_STATUS = {"success": 3, "failure": 5, "panic": 7, "config": 9}
 RESULT_WORDS = ("SUCCESS", "FAILURE", "SKIP", "ERROR")
@@ -37,7 +42,7 @@ TEST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 DOMAIN_RE = re.compile(r"^d\d+$")
 
 TEST_KEYS = {"name", "points", "domains", "hvopts", "expect", "reject", "status",
-             "results", "timeout"}
+             "results", "timeout", "quiet"}
 LAB_KEYS = {"lab", "name", "handout", "files", "tests"}
 TOP_KEYS = {"labs", "instructor_only", "leak_allow"}
 
@@ -70,6 +75,7 @@ class Test:
         default = {"d%d" % i: "SUCCESS" for i in range(len(self.domains))}
         self.results = dict(spec.get("results", default))
         self.timeout = float(spec.get("timeout", DEFAULT_TIMEOUT))
+        self.quiet = float(spec.get("quiet", hang.DEFAULT_QUIET))
         self.hidden = hidden
 
     @property
@@ -188,6 +194,9 @@ def check_test(spec, where, system=False):
     timeout = spec.get("timeout", DEFAULT_TIMEOUT)
     if not _is_number(timeout) or timeout <= 0:
         errs.append("%s: 'timeout' must be a number of seconds > 0" % where)
+    quiet = spec.get("quiet", hang.DEFAULT_QUIET)
+    if not _is_number(quiet) or quiet <= 0:
+        errs.append("%s: 'quiet' must be a number of seconds > 0" % where)
     return errs
 
 
@@ -379,8 +388,9 @@ def kill_all():
     return len(procs)
 
 
-def _read_until_exit(proc, deadline):
-    """Read proc's stdout until EOF, the deadline or the output limit: (bytes, why_cut)."""
+def _read_until_exit(proc, deadline, watch=None):
+    """Read proc's stdout until EOF, the deadline, the output limit or (with a hang.Watch)
+    a hang: (bytes, why_cut)."""
     data = bytearray()
     fd = proc.stdout.fileno()
     with selectors.DefaultSelector() as sel:
@@ -389,19 +399,25 @@ def _read_until_exit(proc, deadline):
             left = deadline - time.monotonic()
             if left <= 0:
                 return data, "timeout"
-            if not sel.select(left):
+            if not sel.select(min(left, hang.POLL) if watch else left):
+                if watch and watch.hung():
+                    return data, "hang"
                 continue
             chunk = os.read(fd, 65536)
             if not chunk:
                 return data, None
             data += chunk
+            if watch:
+                watch.output()
             if len(data) > OUTPUT_LIMIT:
                 return data, "more than %d MiB of output" % (OUTPUT_LIMIT >> 20)
 
 
-def run_qemu(cmd, timeout, cwd=None, env=None):
+def run_qemu(cmd, timeout, cwd=None, env=None, watch=None):
     """Run cmd (tools/qemu ...) in a new session with a timeout, streaming its output;
-    returns a Run.  The process group is always dead when this returns."""
+    returns a Run.  watch(pid), if given, makes the hang.Watch that cuts a run short when
+    it stops making progress and says where the CPU was.  The process group is always dead
+    when this returns."""
     if _stopping.is_set():
         raise Interrupted()
     start = time.monotonic()
@@ -415,12 +431,17 @@ def run_qemu(cmd, timeout, cwd=None, env=None):
         _running.add(proc)
     why = None
     try:
-        data, why = _read_until_exit(proc, start + timeout)
+        w = watch(proc.pid) if watch else None
+        data, why = _read_until_exit(proc, start + timeout, w)
         if why is None:
             try:    # EOF: QEMU is exiting; give it a moment past the deadline to do so
                 proc.wait(max(start + timeout - time.monotonic(), 1.0))
             except subprocess.TimeoutExpired:
                 why = "timeout"
+        if why in ("timeout", "hang") and w and proc.returncode is None:
+            how = ("after %gs without progress" % w.quiet if why == "hang"
+                   else "at the %gs time limit" % timeout)
+            data += ("\n" + "\n".join(w.where(how)) + "\n").encode()
     finally:
         if proc.returncode is None:
             _kill_group(proc)
@@ -434,8 +455,10 @@ def run_qemu(cmd, timeout, cwd=None, env=None):
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    return Run(lines, proc.returncode, time.monotonic() - start,
-               timed_out=why == "timeout", error=why if why != "timeout" else None)
+    run = Run(lines, proc.returncode, time.monotonic() - start,
+              timed_out=why in ("timeout", "hang"), error=why if why not in ("timeout", "hang") else None)
+    run.hung = why == "hang"
+    return run
 
 
 # ---------------------------------------------------------------------------------------
@@ -514,15 +537,35 @@ def _status_problems(test, run, word, strict):
     return problems
 
 
-def _result_problems(test, results):
+def why_no_result(dom, run):
+    """Why domain dom ('d1') printed no 'Test result' line, as far as the output tells: it
+    crashed, the run ended around it (dom0 crashed, the hypervisor panicked, a hang), or
+    unknown."""
+    lines = run.lines if run else []
+    if any(l.startswith("pvlab: %s crashed: " % dom) for l in lines):
+        return "the domain crashed"
+    if any(l.startswith("pvlab: %s shut down: crash" % dom) for l in lines):
+        return "the domain shut itself down as crashed (a guest panic?)"
+    if dom != "d0" and any(l.startswith("pvlab: d0 crashed: ") for l in lines):
+        return "cut off: dom0 crashed first, which ends the run"
+    if exit_word(lines) == "panic":
+        return "cut off: the hypervisor panicked first"
+    if run and run.timed_out:
+        return "the run hung or timed out first"
+    if any(l.startswith("pvlab: %s: still running" % dom) for l in lines):
+        return "still running when the run ended"
+    return "the domain crashed or hung"
+
+
+def _result_problems(test, results, run=None):
     """Problems with the per-domain 'Test result' lines, and the domains that printed none."""
     problems, missing = [], []
     for dom in sorted(test.results, key=lambda d: int(d[1:])):
         want, got = test.results[dom], results.get(dom, [])
         if not got:
             missing.append(dom)
-            problems.append("%s: no 'Test result' line (want %s): the domain crashed or hung"
-                            % (dom, want))
+            problems.append("%s: no 'Test result' line (want %s): %s"
+                            % (dom, want, why_no_result(dom, run)))
         elif len(got) > 1:
             problems.append("%s: %d 'Test result' lines, want exactly one" % (dom, len(got)))
         elif got[0] != want:
@@ -540,10 +583,13 @@ def evaluate(test, run, strict=True):
     if run.status == SKIP_STATUS and not run.timed_out:
         return "SKIP", ["skipped: the launcher exited 77: " + (lines[-1] if lines else "no reason given")]
     problems = ["error: " + run.error] if run.error else []
-    if run.timed_out:
+    if getattr(run, "hung", False):
+        problems.append("hang: no output and no VM exit for %gs of QEMU's CPU time: killed "
+                        "after %.1fs (where: below says where the CPU was)" % (test.quiet, run.elapsed))
+    elif run.timed_out:
         problems.append("timeout: no exit within %.1fs: killed" % run.elapsed)
     word = exit_word(lines)
-    result_problems, missing = _result_problems(test, domain_results(lines))
+    result_problems, missing = _result_problems(test, domain_results(lines), run)
     problems += result_problems
     problems += _status_problems(test, run, word, strict)
     problems += match_expect(test.expect, lines)
@@ -557,16 +603,35 @@ def evaluate(test, run, strict=True):
     return verdict, problems
 
 
+def run_watched(cmd, test, root, kernel, scale, emu):
+    """run_qemu for one test; under QEMU with its monitor on a socket, so that hang.Watch
+    can read the heartbeat and say where a hung CPU was (Bochs: the time limit only)."""
+    if emu != "qemu":
+        return run_qemu(cmd, test.timeout * scale, cwd=root)
+    mondir = tempfile.mkdtemp(prefix="pvlab-mon-")
+    sock = os.path.join(mondir, "m")
+    env = dict(os.environ, QEMUEXTRA=(os.environ.get("QEMUEXTRA", "") +
+                                      " -monitor unix:%s,server=on,wait=off" % sock).strip())
+    guest = os.path.join(os.path.dirname(kernel), "guest", "guest.elf")
+    try:
+        return run_qemu(cmd, test.timeout * scale, cwd=root, env=env, watch=lambda pid:
+                        hang.Watch(sock, pid, kernel, guest, test.quiet * scale))
+    finally:
+        shutil.rmtree(mondir, ignore_errors=True)
+
+
 def run_test(test, root, kernel, scale=1.0, logdir=None, emu="qemu"):
     """Boot one test through ROOT/tools/<emu> (tools/qemu), judge it and write its log (by
     default ROOT/obj/grade/labN-name.log); returns an Outcome.  Raises Interrupted after
     kill_all()."""
     cmd = [os.path.join(root, "tools", emu), kernel, test.append()]
-    run = run_qemu(cmd, test.timeout * scale, cwd=root)
+    run = run_watched(cmd, test, root, kernel, scale, emu)
     verdict, problems = evaluate(test, run, strict=emu == "qemu")
     log = os.path.join(logdir or os.path.join(root, "obj", "grade"), test.log_name)
     write_log(log, test, cmd, run, verdict, problems)
-    return Outcome(test, verdict, problems, run, log, emu)
+    outcome = Outcome(test, verdict, problems, run, log, emu)
+    outcome.root = root         # where obj/hv.elf is, for symbolize.py
+    return outcome
 
 
 # ---------------------------------------------------------------------------------------
@@ -636,8 +701,10 @@ def failure_report(outcome, root_arg="", log_shown=None):
     checks, the output's tail, the log and the commands to reproduce the run."""
     out = []
     stubs = [l for l in outcome.run.lines if relevant_stub(l, outcome.test.lab)]
+    root = getattr(outcome, "root", None)
     for line in stubs[:5]:
-        out.append(">>> " + line)
+        at = symbolize.stub_location(root, line)
+        out.append(">>> " + (at + ": " if at else "") + line)
     out += outcome.problems
     # Every failed check, even one far above the tail (a long test's last lines are PASSes).
     fails = [l for l in outcome.run.lines if FAIL_RE.match(l)]
@@ -646,6 +713,10 @@ def failure_report(outcome, root_arg="", log_shown=None):
         out += ["  | " + l for l in fails[:FAIL_LINES]]
         if len(fails) > FAIL_LINES:
             out.append("  ... %d more in the log" % (len(fails) - FAIL_LINES))
+    named = symbolize.where(outcome.run.lines, root) if root else []
+    if named:
+        out.append("where (addr2line):")
+        out += ["  " + l for l in named]
     tail = outcome.run.lines[-TAIL_LINES:]
     if tail:
         out.append("last %d lines of output:" % len(tail))

@@ -23,7 +23,9 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "labs"))
 import check_markers  # noqa: E402
 import gradelib  # noqa: E402
+import hang  # noqa: E402
 import release  # noqa: E402
+import symbolize  # noqa: E402
 
 # A fake qemu-system-x86_64: acts out the serial protocol chosen by the first domain's test=.
 FAKE_QEMU = r'''#!PYTHON
@@ -394,6 +396,53 @@ class ReleaseTests(unittest.TestCase):
             shutil.rmtree(self.dest)
             self.release(1, onto=course)
 
+    def test_onto_clone_gives_newest_lab(self):
+        course = os.path.join(self.root, "obj", "course")
+        subprocess.run(["git", "init", "-q", "--bare", course], check=True)
+        for lab in (0, 1):
+            shutil.rmtree(self.dest, ignore_errors=True)
+            self.release(lab, onto=course)
+        clone = os.path.join(self.root, "obj", "clone")
+        subprocess.run(["git", "clone", "-q", course, clone], check=True)   # no -b
+        with open(os.path.join(clone, "labs", "released.json")) as f:
+            self.assertEqual(json.load(f), {"lab": 1})
+
+    def test_onto_refusals(self):
+        course = os.path.join(self.root, "obj", "course")
+        with self.assertRaises(release.ReleaseError) as cm:             # no repository
+            self.release(0, onto=course)
+        self.assertIn("git init --bare " + course, str(cm.exception))
+        self.assertFalse(os.path.exists(self.dest))
+        subprocess.run(["git", "init", "-q", "--bare", course], check=True)
+        with self.assertRaises(release.ReleaseError) as cm:             # no lab0 branch
+            self.release(1, onto=course)
+        self.assertIn("has no branch lab0", str(cm.exception))
+        heads = lambda: subprocess.run(["git", "--git-dir", course, "for-each-ref"], check=True,
+                                       stdout=subprocess.PIPE, universal_newlines=True).stdout
+        self.assertEqual(heads(), "")
+        self.release(1, onto=course, force=True)
+        self.assertIn("refs/heads/lab1", heads())
+
+    def test_publish_only_after_build(self):
+        course = os.path.join(self.root, "obj", "course")
+        subprocess.run(["git", "init", "-q", "--bare", course], check=True)
+        write(self.root, "Makefile", "all:\n\tfalse\n")              # the build check fails
+        subprocess.run(["git", "add", "Makefile"], cwd=self.root, check=True)
+        with self.assertRaises(release.ReleaseError) as cm:
+            release.make_release(self.root, 0, self.dest, log=lambda m: None, onto=course)
+        self.assertIn("does not build", str(cm.exception))
+        out = subprocess.run(["git", "--git-dir", course, "for-each-ref"], check=True,
+                             stdout=subprocess.PIPE, universal_newlines=True).stdout
+        self.assertEqual(out, "")
+
+    def test_student_readme(self):
+        write(self.root, "README.md", "make qemu-nox  # boot\nmake test      # ours\n"
+                                      "run `make release LAB=1` to release\nmake grade\n")
+        subprocess.run(["git", "add", "README.md"], cwd=self.root, check=True)
+        self.release(0)
+        with open(os.path.join(self.dest, "README.md")) as f:
+            self.assertEqual(f.read(), "make qemu-nox  # boot\nmake grade\n")
+
     def test_strip_earlier(self):
         text = self.release(1, strip_earlier=True, git=False)
         self.assertIn("return 0; /* lab 0", text)
@@ -587,6 +636,114 @@ def check_gradescope(tc, results):
     hidden = [t for t in results["tests"] if t["name"] == "lab0/hidden-ok"]
     tc.assertEqual(hidden[0]["visibility"], "after_due_date")
     tc.assertEqual(json.loads(json.dumps(results)), results)
+
+
+class DebuggingTests(unittest.TestCase):
+    """Reports that point at the line: why a domain has no result, where a stub is, return
+    addresses named by their call, and hang detection by QEMU's CPU time."""
+
+    def test_why_no_result(self):
+        cut = ["(d0) TEST x", "pvlab: d0 crashed: triple fault", "pvlab: dom0 crashed: ending the run",
+               "pvlab: d1: still running (runnable)", "pvlab: exit failure"]
+        t = make_test(domains=["test=a", "test=b"])
+        problems = gradelib.evaluate(t, run_of(cut, 5))[1]
+        self.assertIn("d0: no 'Test result' line (want SUCCESS): the domain crashed", problems)
+        self.assertIn("d1: no 'Test result' line (want SUCCESS): cut off: dom0 crashed first, "
+                      "which ends the run", problems)
+        down = ["(d0) guest: PANIC: x", "pvlab: d0 shut down: crash", "pvlab: exit failure"]
+        self.assertIn("shut itself down as crashed", gradelib.evaluate(t, run_of(down, 5))[1][0])
+        panic = ["(d0) TEST x", "pvlab: unexpected #PF", "pvlab: exit panic"]
+        self.assertIn("cut off: the hypervisor panicked first", gradelib.evaluate(t, run_of(panic, 7))[1][0])
+
+    def test_stub_location(self):
+        root = tempfile.mkdtemp(prefix="kit-test-")
+        self.addCleanup(shutil.rmtree, root)
+        write(root, "hv/a.c", "int x;\n\n\tlab_stub_warn(v, 1, \"do_thing\");\n")
+        write(root, "guest/b.c", "\tpanic(\"lab 2: other not implemented\");\n")
+        self.assertEqual(symbolize.stub_location(root, "pvlab: lab 1: do_thing not implemented (d0)"), "hv/a.c:3")
+        self.assertEqual(symbolize.stub_location(root, "(d0) guest: PANIC: lab 2: other not implemented"), "guest/b.c:1")
+        self.assertIsNone(symbolize.stub_location(root, "pvlab: lab 1: nowhere not implemented"))
+        # The same name stubbed on both sides: a guest's line is the guest's stub.
+        write(root, "guest/c.c", "\n\tlab_todo(\"lab 1: do_thing not implemented\");\n")
+        self.assertEqual(symbolize.stub_location(root, "(d0) lab 1: do_thing not implemented"), "guest/c.c:2")
+        self.assertEqual(symbolize.stub_location(root, "pvlab: lab 1: do_thing not implemented (d0)"), "hv/a.c:3")
+
+    @unittest.skipUnless(shutil.which("gcc") and shutil.which("addr2line"), "needs gcc and binutils")
+    def test_return_address_names_the_call(self):
+        root = tempfile.mkdtemp(prefix="kit-test-")
+        self.addCleanup(shutil.rmtree, root)
+        # f ends with a call to a noreturn function, so its return address is g's first byte.
+        write(root, "hv/t.c", "__attribute__((noreturn, noinline)) void die(void) { for (;;) __asm__ volatile(\"\"); }\n"
+                              "__attribute__((noinline)) void f(void) { die(); }\n"
+                              "void g(void) { }\n")
+        elf = os.path.join(root, "obj", "hv.elf")
+        os.makedirs(os.path.dirname(elf))
+        subprocess.run(["gcc", "-g", "-O1", "-fno-align-functions", "-nostdlib", "-static", "-Wl,-e,g",
+                        "-o", elf, "hv/t.c"], cwd=root, check=True)
+        nm = subprocess.run(["nm", elf], stdout=subprocess.PIPE, universal_newlines=True).stdout
+        g = int(next(l.split()[0] for l in nm.split("\n") if l.endswith(" g")), 16)
+        named = symbolize.where(["pvlab: backtrace (addr2line -e obj/hv.elf ADDR): %x" % g], root)
+        self.assertEqual(len(named), 1, named)
+        self.assertRegex(named[0], r"^#1 [0-9a-f]+: f \(hv/t\.c:2\)$")
+
+    def test_hang_is_counted_in_cpu_time(self):
+        # A silent process that burns CPU is hung after `quiet` CPU seconds; one that sleeps
+        # as long is not (a starved or idle QEMU is not a hung one).
+        spin = [sys.executable, "-c", "print('booting', flush=True)\nwhile True: pass"]
+        nap = [sys.executable, "-c", "import time; print('booting', flush=True); time.sleep(1.5); print('done')"]
+        def watch(pid):
+            return hang.Watch("/nonexistent/socket", pid, "/nonexistent/elf", "/nonexistent/elf", quiet=0.5)
+        run = gradelib.run_qemu(spin, 20, watch=watch)
+        self.assertTrue(run.hung)
+        self.assertLess(run.elapsed, 15)
+        self.assertIn("location is unknown", run.lines[-1])     # no monitor to ask
+        run = gradelib.run_qemu(nap, 20, watch=watch)
+        self.assertFalse(run.timed_out)
+        self.assertEqual(run.lines, ["booting", "done"])
+
+
+class AutograderTests(unittest.TestCase):
+    """grade/autograder/autograde.py on a synthetic release (no QEMU): what it takes from a
+    submission, and the results.json of a submission that does not build."""
+
+    def test_takes_only_student_files(self):
+        sys.path.insert(0, os.path.join(HERE, "autograder"))
+        import autograde
+        root = tempfile.mkdtemp(prefix="kit-test-")
+        self.addCleanup(shutil.rmtree, root)
+        src, sub, work = (os.path.join(root, d) for d in ("src", "sub", "work"))
+        make_tree(src, git=False)
+        write(src, "labs/released.json", '{"lab": 1}\n')
+        write(src, "Makefile", "all:\n\t@echo building; false\n")
+        write(sub, "a.c", "int mine;\n")
+        write(sub, "Makefile", "all:\n\ttrue\n")                       # ignored
+        write(sub, "labs/manifest.json", "{}")                            # ignored
+        self.assertEqual(autograde.student_files(src), (1, ["a.c"]))
+        results = os.path.join(root, "results.json")
+        rc = autograde.autograde(src, sub, results, None, work, 1)
+        self.assertEqual(rc, 2)
+        with open(os.path.join(work, "a.c")) as f:
+            self.assertEqual(f.read(), "int mine;\n")
+        with open(os.path.join(work, "Makefile")) as f:
+            self.assertIn("false", f.read())                              # the release's
+        with open(os.path.join(work, "labs", "manifest.json")) as f:
+            self.assertIn('"labs"', f.read())
+        with open(results) as f:
+            data = json.load(f)
+        self.assertEqual(data["score"], 0.0)
+        self.assertIn("graded your a.c", data["output"])
+        self.assertIn("The build failed", data["output"])
+        self.assertIn("building", data["output"])
+        # A symlink is never followed: the release's file stays.
+        sub2 = os.path.join(root, "sub2")
+        os.makedirs(sub2)
+        os.symlink("/etc/passwd", os.path.join(sub2, "a.c"))
+        self.assertEqual(autograde.lay_files(sub2, work, ["a.c"]), ([], ["a.c"]))
+        # A submission zipped as one top folder is found inside it.
+        os.rename(sub, sub + "-x")
+        os.makedirs(sub)
+        os.rename(sub + "-x", os.path.join(sub, "pvlab"))
+        self.assertEqual(autograde.submission_root(sub, ["a.c"]), os.path.join(sub, "pvlab"))
 
 
 if __name__ == "__main__":

@@ -289,10 +289,16 @@ static void handle_exception(struct vcpu *v, struct vm_exit *e)
 	inject_exception(v, e->exc.vector, e->exc.err);
 }
 
+/* Guest-caused VM exits so far, all domains: the grader's heartbeat (grade/hang.py reads it
+ * through QEMU's monitor): a run whose output and heartbeat both stand still is hung. */
+volatile u64 hv_heartbeat;
+
 void handle_exit(struct vcpu *v, struct vm_exit *e)
 {
 	trace_exit(v, e);
 	v->exits++;
+	if (e->reason != EXIT_INTR)	/* the host's own timer ticks are no guest progress */
+		hv_heartbeat++;
 	time_stress_step(v->dom);
 	switch (e->reason) {
 	case EXIT_HYPERCALL: hypercall_exit(v, e); break;

@@ -118,6 +118,7 @@ void fpu_release(struct vcpu *v);
 
 /* exit.c */
 void handle_exit(struct vcpu *v, struct vm_exit *e);
+extern volatile u64 hv_heartbeat;
 void inject_exception(struct vcpu *v, u8 vector, u32 err);
 void guest_dump(struct vcpu *v);
 

@@ -114,7 +114,8 @@ boot_gdt_ptr:
 boot_pml4:	.skip 4096
 boot_pdpt:	.skip 4096
 boot_pd:	.skip 4 * 4096
-	.globl boot_stack, boot_stack_top
+	.globl boot_stack, boot_stack_top, boot_stack_guard
+boot_stack_guard: .skip 4096		/* unmapped by paging_init: an overflow faults */
 boot_stack:	.skip 16384
 boot_stack_top:
 boot_magic:	.long 0

@@ -67,6 +67,10 @@ struct trapframe {
 #define IRQ_SPURIOUS 0xff
 void trap_init(void);
 void dump_backtrace(u64 rbp);
+/* The unmapped page under each hypervisor stack (kern/paging.c unmaps them). */
+extern char boot_stack_guard[];
+enum { NR_IST_STACKS = 3 };
+void *ist_stack_guard(int i);
 
 /* ---- mm.c: zeroed pages for the hypervisor and its domains ---- */
 mfn_t page_alloc(u16 owner);

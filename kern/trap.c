@@ -14,7 +14,9 @@ static struct {
 } __attribute__((aligned(16))) gdt;
 static struct tss tss;
 static struct gate_desc idt[256];
-static u8 ist_stacks[3][4096] __attribute__((aligned(16)));
+/* Each IST stack sits on its own guard page, which paging_init() unmaps. */
+static struct { u8 guard[4096]; u8 stack[4096]; } ist_stacks[NR_IST_STACKS]
+	__attribute__((aligned(4096)));
 extern char trap_vectors[];
 
 static const char *const exc_name[32] = {
@@ -43,9 +45,9 @@ void trap_init(void)
 	gdt.tss.lo = (struct seg_desc){ .limit_lo = sizeof(tss) - 1, .base_lo = t & 0xffffff,
 					.type = SEG_TYPE_TSS_AVAIL, .p = 1, .base_hi = (t >> 24) & 0xff };
 	gdt.tss.base_upper = (u32)(t >> 32);
-	tss.ist[IST_DF] = (u64)ist_stacks[0] + 4096;
-	tss.ist[IST_NMI] = (u64)ist_stacks[1] + 4096;
-	tss.ist[IST_MC] = (u64)ist_stacks[2] + 4096;
+	tss.ist[IST_DF] = (u64)ist_stacks[0].stack + 4096;
+	tss.ist[IST_NMI] = (u64)ist_stacks[1].stack + 4096;
+	tss.ist[IST_MC] = (u64)ist_stacks[2].stack + 4096;
 	tss.iomap_base = sizeof(tss);
 
 	struct desc_ptr gp = { sizeof(gdt) - 1, (u64)&gdt };
@@ -62,6 +64,13 @@ void trap_init(void)
 	lidt(&ip);
 }
 
+void *ist_stack_guard(int i)
+{
+	return ist_stacks[i].guard;
+}
+
+/* Print the return addresses of the frame-pointer chain from rbp (grade/symbolize.py names
+ * them); stop at the first implausible frame rather than fault. */
 void dump_backtrace(u64 rbp)
 {
 	printf("pvlab: backtrace (addr2line -e obj/hv.elf ADDR):");
@@ -88,6 +97,20 @@ static void dump_trapframe(const struct trapframe *tf)
 	printf("  r13 %016lx  r14 %016lx  r15 %016lx\n", tf->r13, tf->r14, tf->r15);
 	printf("  cr0 %016lx  cr2 %016lx  cr3 %016lx  cr4 %016lx\n",
 	       read_cr0(), read_cr2(), read_cr3(), read_cr4());
+	/* A call through a NULL (or wild) pointer faults at its target, and rbp still is the
+	 * caller's caller's frame: the caller is named only by the return address on top of
+	 * the stack. */
+	u64 cr2 = read_cr2();
+	static const char *const stack_name[NR_IST_STACKS + 1] = { "#DF", "NMI", "#MC", "boot" };
+	for (int i = 0; i <= NR_IST_STACKS; i++) {
+		u64 g = (u64)(i < NR_IST_STACKS ? ist_stack_guard(i) : boot_stack_guard);
+		if ((tf->vector == EXC_PF || tf->vector == EXC_DF) && cr2 - g < 4096)
+			printf("  cr2 is in the guard page under the %s stack: a stack overflow\n",
+			       stack_name[i]);
+	}
+	if (tf->vector == EXC_PF && tf->rip == cr2 && !(tf->rsp & 7) &&
+	    tf->rsp >= 0x100000 && tf->rsp < 0x100000000ULL)
+		printf("  called from %lx\n", *(u64 *)tf->rsp);
 }
 
 /* Called from alltraps with interrupts off. */
@@ -100,6 +123,12 @@ void trap(struct trapframe *tf)
 	}
 	if (tf->vector == IRQ_SPURIOUS)
 		return;
+	static int dumping;
+	if (dumping++) {	/* a fault while dumping (a wild rsp or rbp): stop here */
+		printf("pvlab: another fault (vector %lu, rip %lx) while reporting the first\n",
+		       tf->vector, tf->rip);
+		machine_exit(EXIT_PANIC);
+	}
 	dump_trapframe(tf);
 	dump_backtrace(tf->rbp);
 	hv_panic_dump();

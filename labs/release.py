@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """release.py: make the student release of lab N (`make release LAB=N [DEST=dir]`).
 
-    release.py N DEST [--strip-earlier] [--no-git] [--no-build] [--onto REPO]
+    release.py N DEST [--strip-earlier] [--no-git] [--no-build] [--onto REPO [--force]]
 
 Copies the files git tracks, minus the manifest's "instructor_only" paths, into the empty or
 new directory DEST.  In each file with SOLUTION markers it keeps the student stub of labs
@@ -9,9 +9,11 @@ new directory DEST.  In each file with SOLUTION markers it keeps the student stu
 marker lines.  It writes labs/released.json ({"lab": N}: `make grade` there grades labs
 0..N), checks that no line of a stripped solution is left anywhere in DEST, commits it all
 as a new git repository (unless --no-git) and checks that it builds (unless --no-build).
-With --onto REPO it also commits the release as branch labN of the course repository REPO,
-on top of branch lab(N-1), so that one history runs through all releases and students can
-`git merge origin/labN` into their work.
+With --onto REPO it then (after the build check) commits the release as branch labN of the
+course repository REPO, on top of branch lab(N-1), so that one history runs through all
+releases and students can `git merge origin/labN` into their work; a bare REPO's HEAD then
+names labN, so that `git clone REPO` checks out the newest lab.  REPO must exist, and must
+have branch lab(N-1) unless --force.
 """
 import argparse
 import fnmatch
@@ -30,6 +32,8 @@ import check_markers  # noqa: E402
 import gradelib  # noqa: E402
 
 MIN_SECRET_LEN = 12         # shorter solution lines ("return ret;", "break;") are not checked
+# Makefile targets that need instructor-only files: a release's README drops lines naming them.
+INSTRUCTOR_TARGETS = ("test", "check-markers", "release", "autograder")
 GIT_IDENTITY = {"GIT_AUTHOR_NAME": "pvlab", "GIT_AUTHOR_EMAIL": "pvlab@localhost",
                 "GIT_COMMITTER_NAME": "pvlab", "GIT_COMMITTER_EMAIL": "pvlab@localhost"}
 
@@ -170,15 +174,11 @@ def publish(dest, repo, lab):
     """Commit the release in dest as branch lab<N> of the course repository repo, on top of
     branch lab<N-1> when it has one, so that students who cloned an earlier release can
     'git merge origin/labN' (separate one-commit repositories would have unrelated
-    histories).  repo's work tree and current branch are not touched.  Returns the hash."""
-    gitdir = os.path.join(repo, git(["rev-parse", "--git-dir"], cwd=repo))
+    histories).  A bare repo's HEAD is pointed at labN, so a clone checks out the newest
+    lab; a non-bare repo's work tree and current branch are not touched.  Returns (hash,
+    hash of lab<N-1> or None)."""
+    gitdir, prev = check_onto(repo, lab, force=True)
     branch = "refs/heads/lab%d" % lab
-    if subprocess.run(["git", "--git-dir", gitdir, "rev-parse", "-q", "--verify", branch],
-                      stdout=subprocess.DEVNULL).returncode == 0:
-        raise ReleaseError("%s already has a branch lab%d: delete it first" % (repo, lab))
-    prev = subprocess.run(["git", "--git-dir", gitdir, "rev-parse", "-q", "--verify",
-                           "refs/heads/lab%d" % (lab - 1)], stdout=subprocess.PIPE,
-                          universal_newlines=True).stdout.strip()
     fd, index = tempfile.mkstemp(prefix="release-index-")
     os.close(fd)
     os.unlink(index)            # git wants to create the index itself
@@ -190,10 +190,54 @@ def publish(dest, repo, lab):
         commit = git(base + ["commit-tree", tree, "-m", "pvlab lab %d release" % lab]
                      + (["-p", prev] if prev else []), env=env)
         git(["--git-dir", gitdir, "update-ref", branch, commit, ""], env=env)
+        if git(["--git-dir", gitdir, "rev-parse", "--is-bare-repository"]) == "true":
+            git(["--git-dir", gitdir, "symbolic-ref", "HEAD", branch])
     finally:
         if os.path.exists(index):
             os.unlink(index)
     return commit[:7], prev[:7] or None
+
+
+def check_onto(repo, lab, force=False):
+    """Refuse a course repository that cannot take lab `lab`: missing, not a git repository,
+    already holding branch lab<N>, or (unless force) lacking branch lab<N-1>, which would
+    make a branch that students' clones cannot merge.  Returns (git dir, lab<N-1> hash or '')."""
+    if not os.path.isdir(repo):
+        raise ReleaseError("no course repository %s: create it with 'git init --bare %s'"
+                           % (repo, repo))
+    r = subprocess.run(["git", "rev-parse", "--git-dir"], cwd=repo, stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL, universal_newlines=True)
+    if r.returncode:
+        raise ReleaseError("%s is not a git repository: create one with 'git init --bare %s'"
+                           % (repo, repo))
+    gitdir = os.path.join(repo, r.stdout.strip())
+
+    def ref(name):
+        """The hash of branch name in repo, or ''."""
+        return subprocess.run(["git", "--git-dir", gitdir, "rev-parse", "-q", "--verify",
+                               "refs/heads/" + name], stdout=subprocess.PIPE,
+                              universal_newlines=True).stdout.strip()
+    if ref("lab%d" % lab):
+        raise ReleaseError("%s already has a branch lab%d: delete it first" % (repo, lab))
+    prev = ref("lab%d" % (lab - 1)) if lab > 0 else ""
+    if lab > 0 and not prev and not force:
+        raise ReleaseError("%s has no branch lab%d, so students could not merge lab%d into "
+                           "their work: release lab %d there first (or give --force, "
+                           "RELEASEFLAGS=--force, for a new history)" % (repo, lab - 1, lab, lab - 1))
+    return gitdir, prev
+
+
+def student_readme(dest):
+    """Drop from dest's README.md the lines that name a make target the release lacks
+    (INSTRUCTOR_TARGETS need instructor-only files), so it lists only what works there."""
+    path = os.path.join(dest, "README.md")
+    if not os.path.exists(path):
+        return
+    rx = re.compile(r"\bmake (%s)\b" % "|".join(map(re.escape, INSTRUCTOR_TARGETS)))
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(l for l in lines if not rx.search(l)))
 
 
 def build(dest, jobs):
@@ -212,13 +256,15 @@ def check_dest(dest):
 
 
 def make_release(root, lab, dest, strip_earlier=False, git=True, do_build=True, jobs=None,
-                 log=print, onto=None):
+                 log=print, onto=None, force=False):
     """Make the lab `lab` release of the tree at root in dest (see the module docstring);
-    raises ReleaseError, leaving no half-made release behind."""
+    raises ReleaseError, leaving no half-made release behind and publishing nothing."""
     manifest = gradelib.load_manifest(root)
     if lab not in manifest:
         raise ReleaseError("no lab %d in labs/manifest.json" % lab)
     check_dest(dest)
+    if onto:
+        check_onto(onto, lab, force)
     errors, _ = check_markers.check(root)
     if errors:
         raise ReleaseError("the markers are broken (labs/check_markers.py):\n" + "\n".join(errors))
@@ -232,6 +278,7 @@ def make_release(root, lab, dest, strip_earlier=False, git=True, do_build=True, 
         with open(os.path.join(dest, "labs", "released.json"), "w") as f:
             json.dump({"lab": lab}, f)
             f.write("\n")
+        student_readme(dest)
         leaks = find_leaks(dest, secret, public, manifest[None].get("leak_allow", []))
         if leaks:
             raise ReleaseError("solution text left in the release (fix it, or add a line that is "
@@ -244,14 +291,14 @@ def make_release(root, lab, dest, strip_earlier=False, git=True, do_build=True, 
                ", ".join(map(str, stubbed)) or "(none)"))
         if git:
             log("release: committed %s \"pvlab lab %d release\"" % (git_commit(dest, lab), lab))
-        if onto:
-            commit, prev = publish(dest, onto, lab)
-            log("release: %s: branch lab%d is %s, %s" % (
-                onto, lab, commit, "on top of lab%d (%s)" % (lab - 1, prev) if prev
-                else "a new history" + (" (no branch lab%d there)" % (lab - 1) if lab else "")))
         if do_build:
             build(dest, jobs or os.cpu_count() or 1)
             log("release: 'make -C %s' builds" % dest)
+        if onto:        # last: a release that fails a check is never published
+            commit, prev = publish(dest, onto, lab)
+            log("release: %s: branch lab%d is %s, %s" % (
+                onto, lab, commit, "on top of lab%d (%s)" % (lab - 1, prev) if prev
+                else "a new history" + (" (forced: no branch lab%d there)" % (lab - 1) if lab else "")))
     except BaseException:
         remove_release(dest, made_dest)
         raise
@@ -271,7 +318,7 @@ def remove_release(dest, made_dest):
 
 
 def main(argv):
-    """Command line: release.py N DEST [--strip-earlier] [--no-git] [--no-build]."""
+    """Command line: release.py N DEST [--strip-earlier] [--no-git] [--no-build] [--onto REPO]."""
     p = argparse.ArgumentParser(prog="release.py", description="Make the student release of lab N.")
     p.add_argument("lab", type=int, help="the lab students start (its stubs and later ones ship)")
     p.add_argument("dest", help="a new or empty directory")
@@ -284,11 +331,13 @@ def main(argv):
     p.add_argument("--onto", metavar="REPO",
                    help="also commit the release as branch labN of the course repository REPO, "
                         "on top of its branch lab(N-1), so students can 'git merge origin/labN'")
+    p.add_argument("--force", action="store_true",
+                   help="with --onto: publish labN even though REPO has no branch lab(N-1)")
     args = p.parse_args(argv)
     try:
         make_release(os.path.abspath(args.root), args.lab, os.path.abspath(args.dest),
                      args.strip_earlier, not args.no_git, not args.no_build, args.jobs,
-                     onto=os.path.abspath(args.onto) if args.onto else None)
+                     onto=os.path.abspath(args.onto) if args.onto else None, force=args.force)
     except (ReleaseError, gradelib.ManifestError) as e:
         print("release: " + str(e), file=sys.stderr)
         return 1

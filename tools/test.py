@@ -12,6 +12,8 @@ Suites (each prints its own closing "N passed, N failed" line, which we add up):
             its own tests and passes the earlier labs' (grade/kitcheck.py)
   mutants   the mutant proof: every plausible wrong solution in labs/mutants/labN/ fails a
             test of its lab (grade/mutants.py)
+  walk      the course workflow end to end: releases into a course repository, clone, merge,
+            hand-in, the Gradescope autograder and the student CI (grade/walkcheck.py)
   bochs     the VMX backend's system tests under Bochs, skipped when no VMX-capable
             bochs is installed
 """
@@ -33,6 +35,7 @@ SUITES = [
     ("gdb", [PY, "tests/system/gdb.py"]),
     ("kit", [PY, "grade/kitcheck.py"]),
     ("mutants", [PY, "grade/mutants.py"]),
+    ("walk", [PY, "grade/walkcheck.py"]),
     ("bochs", [PY, "grade/grade.py", "--system", "--emu", "bochs"]),
 ]
 
