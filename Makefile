@@ -84,7 +84,7 @@ GDBPORT ?= $(shell expr `id -u` % 5000 + 25000)
 
 # EMU=bochs: grade and bench in Bochs (Intel VMX emulation) instead of QEMU; see docs/VMX.md.
 EMU     ?=
-USES_QEMU := $(if $(filter-out qemu,$(EMU)),,deps-qemu)
+EMU_DEPS := $(if $(filter bochs,$(EMU)),deps-bochs,$(if $(filter-out qemu,$(EMU)),,deps-qemu))
 
 qemu: $(HV) deps-qemu
 	tools/qemu -G $(HV) "$(ARGS)"
@@ -94,7 +94,7 @@ qemu-nox: $(HV) deps-qemu
 qemu-gdb: $(HV) deps-qemu
 	@echo "*** QEMU is waiting for GDB on localhost:$(GDBPORT): run 'make gdb' in another terminal."
 	tools/qemu -g $(GDBPORT) $(HV) "$(ARGS)"
-bochs: $(HV)
+bochs: $(HV) deps-bochs
 	tools/bochs $(HV) "$(ARGS)"
 gdb: deps-gdb
 	$(GDB) -q -iex "add-auto-load-safe-path $(CURDIR)/.gdbinit" -ex "pvlab-connect $(GDBPORT)" $(HV)
@@ -108,7 +108,9 @@ deps-qemu:
 	@tools/deps qemu
 deps-gdb:
 	@tools/deps gdb
-.PHONY: deps-build deps-qemu deps-gdb
+deps-bochs:
+	@tools/deps bochs
+.PHONY: deps-build deps-qemu deps-gdb deps-bochs
 $(HV_OBJS) $(GUEST_OBJS): | deps-build
 
 # ---------------------------------------------------------------------------------------
@@ -116,7 +118,7 @@ $(HV_OBJS) $(GUEST_OBJS): | deps-build
 test: deps-qemu
 	@$(PYTHON) tools/test.py
 
-grade: $(HV) $(USES_QEMU)
+grade: $(HV) $(EMU_DEPS)
 	@$(PYTHON) grade/grade.py $(if $(LAB),--lab $(LAB)) $(if $(TEST),--test '$(TEST)') $(if $(EMU),--emu $(EMU)) $(GRADEFLAGS)
 
 host-tests:
@@ -156,6 +158,6 @@ help:
 	@echo "Variables: ARGS=\"<hv opts> -- <dom0 args> -- <domU args>\"  V=1  STRIP=N  KVM=0|1  EMU=bochs"
 .PHONY: test grade host-tests release check-markers clean help
 
-bench: $(HV) $(USES_QEMU)
+bench: $(HV) $(EMU_DEPS)
 	@$(PYTHON) tools/bench.py $(if $(EMU),--emu $(EMU))
 .PHONY: bench
