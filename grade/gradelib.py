@@ -489,8 +489,8 @@ def match_reject(patterns, lines):
 
 
 def _status_problems(test, run, word, strict):
-    """Problems with how the run ended: the 'pvlab: exit' word and, if strict (QEMU), the
-    exit status that must agree with it."""
+    """Problems with how the run ended: the 'pvlab: exit' word and, if strict, the exit
+    status that must agree with it."""
     want = " or ".join("%s (status %d)" % (w, EXIT_STATUS[w]) for w in test.status)
     if run.timed_out:
         return []
@@ -527,8 +527,8 @@ def evaluate(test, run, strict=True):
     """Judge a Run against a Test: (verdict, problems), verdict one of OK, FAIL, CRASH,
     TIMEOUT or SKIP.  CRASH: a required domain never printed its result line, the hypervisor
     panicked unexpectedly, or no 'pvlab: exit' line came.  SKIP: the launcher exited 77 (its
-    emulator is not installed).  strict: QEMU's exit status must agree with the exit word
-    (Bochs has no exit status to check)."""
+    emulator is not installed).  strict: the launcher's exit status must agree with the exit
+    word (tools/qemu and tools/bochs both take it from the hypervisor, not from its output)."""
     lines = run.lines
     if run.status == SKIP_STATUS and not run.timed_out:
         return "SKIP", ["skipped: the launcher exited 77: " + (lines[-1] if lines else "no reason given")]
@@ -556,7 +556,7 @@ def run_test(test, root, kernel, scale=1.0, logdir=None, emu="qemu"):
     kill_all()."""
     cmd = [os.path.join(root, "tools", emu), kernel, test.append()]
     run = run_qemu(cmd, test.timeout * scale, cwd=root)
-    verdict, problems = evaluate(test, run, strict=emu == "qemu")
+    verdict, problems = evaluate(test, run, strict=True)
     log = os.path.join(logdir or os.path.join(root, "obj", "grade"), test.log_name)
     write_log(log, test, cmd, run, verdict, problems)
     return Outcome(test, verdict, problems, run, log, emu)
