@@ -86,16 +86,17 @@ GDBPORT ?= $(shell expr `id -u` % 5000 + 25000)
 EMU     ?=
 EMU_DEPS := $(if $(filter bochs,$(EMU)),deps-bochs,$(if $(filter-out qemu,$(EMU)),,deps-qemu))
 
+# tools/status: exit 0 on the hypervisor's success, else one line saying what the status means.
 qemu: $(HV) deps-qemu
-	tools/qemu -G $(HV) "$(ARGS)"
+	tools/status tools/qemu -G $(HV) "$(ARGS)"
 qemu-nox: $(HV) deps-qemu
 	@echo "*** Serial on this terminal.  Quit QEMU with Ctrl-a x."
-	tools/qemu $(HV) "$(ARGS)"
+	tools/status tools/qemu $(HV) "$(ARGS)"
 qemu-gdb: $(HV) deps-qemu
 	@echo "*** QEMU is waiting for GDB on localhost:$(GDBPORT): run 'make gdb' in another terminal."
 	tools/qemu -g $(GDBPORT) $(HV) "$(ARGS)"
 bochs: $(HV) deps-bochs
-	tools/bochs $(HV) "$(ARGS)"
+	tools/status tools/bochs $(HV) "$(ARGS)"
 gdb: deps-gdb
 	$(GDB) -q -iex "add-auto-load-safe-path $(CURDIR)/.gdbinit" -ex "pvlab-connect $(GDBPORT)" $(HV)
 .PHONY: qemu qemu-nox qemu-gdb bochs gdb
