@@ -24,11 +24,20 @@ else
 Q := @
 endif
 
+# GCC or clang (make CC=clang LD=ld.lld).  GCC turns loops that look like memset/memcpy into
+# calls to them, which inside lib/string.c's own memset would call itself: it needs
+# -fno-tree-loop-distribute-patterns.  Clang knows no such flag and never does that inside a
+# function of that name.
+# Clang is a cross compiler by nature: --target makes it emit x86-64 ELF on any host (macOS).
+CC_IS_CLANG := $(shell $(CC) --version 2>/dev/null | grep -qi clang && echo 1)
+CC_FLAGS_GCC := $(if $(CC_IS_CLANG),,-fno-tree-loop-distribute-patterns)
+CC_TARGET := $(if $(CC_IS_CLANG),--target=x86_64-unknown-none-elf)
+
 # Flags for code that runs on bare metal (hypervisor and guest).  See docs/ARCHITECTURE.md.
 KCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-pic -fno-pie \
 	   -mno-red-zone -mgeneral-regs-only -fno-stack-protector -fno-omit-frame-pointer \
-	   -fno-asynchronous-unwind-tables -fcf-protection=none -fno-tree-loop-distribute-patterns -Iinclude -I. $(STRIPFLAG)
-KASFLAGS := -g -Iinclude -I. -D__ASSEMBLY__ $(STRIPFLAG)
+	   -fno-asynchronous-unwind-tables -fcf-protection=none $(CC_FLAGS_GCC) $(CC_TARGET) -Iinclude -I. $(STRIPFLAG)
+KASFLAGS := -g -Iinclude -I. -D__ASSEMBLY__ $(CC_TARGET) $(STRIPFLAG)
 KLDFLAGS := -nostdlib -no-pie -z max-page-size=0x1000 -z noexecstack
 
 LIB_SRCS   := lib/string.c lib/printf.c
@@ -45,6 +54,14 @@ GUEST := $(O)/guest/guest.elf
 
 all: $(HV)
 .PHONY: all
+
+# Objects are rebuilt when the compiler or its flags change (make CC=clang after a GCC build).
+FLAGS_STAMP := $(O)/.flags
+FLAGS_NOW := $(CC) $(KCFLAGS) $(KASFLAGS) $(LD) $(KLDFLAGS)
+ifneq ($(shell cat $(FLAGS_STAMP) 2>/dev/null),$(FLAGS_NOW))
+$(shell mkdir -p $(O) && echo '$(FLAGS_NOW)' > $(FLAGS_STAMP))
+endif
+$(HV_OBJS) $(GUEST_OBJS): $(FLAGS_STAMP)
 
 $(HV): $(HV_OBJS) kern/kernel.ld
 	@echo "  LD      $@"
@@ -104,7 +121,7 @@ gdb: deps-gdb
 # ---------------------------------------------------------------------------------------
 # Tools: check, and install on Debian/Ubuntu when we can (root or sudo).
 deps-build:
-	@tools/deps build
+	@CC="$(CC)" LD="$(LD)" tools/deps build
 deps-qemu:
 	@tools/deps qemu
 deps-gdb:

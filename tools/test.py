@@ -4,6 +4,8 @@
 Suites (each prints its own closing "N passed, N failed" line, which we add up):
   host      unit tests of lib/ and kern/frame.c, as host programs (tests/host)
   build     the hypervisor image builds with -Werror
+  clang     it builds with clang and ld.lld too, in obj/clang (tools/clang-build; skipped
+            without clang)
   grader    the grader's own unit tests (grade/test_gradelib.py)
   launchers tools/bochs's verdict, with a fake Bochs (tests/tools/test_bochs.py)
   system    the hypervisor core's system tests under QEMU (tests/system.json)
@@ -25,6 +27,7 @@ JOBS = str(max(1, os.cpu_count() or 1))
 SUITES = [
     ("host", ["make", "-s", "-C", "tests/host"]),
     ("build", ["make", "-s", "-j" + JOBS]),
+    ("clang", ["tools/clang-build"]),
     ("grader", [PY, "grade/test_gradelib.py"]),
     ("launchers", [PY, "tests/tools/test_bochs.py"]),
     ("system", [PY, "grade/grade.py", "--system"]),
