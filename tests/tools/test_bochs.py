@@ -49,10 +49,11 @@ class Verdict(unittest.TestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.dir, ignore_errors=True)
 
-    def launch(self, serial, stdout):
-        env = dict(os.environ, BOCHS=os.path.join(self.dir, "bochs-bin"), BXSHARE=self.dir,
+    def launch(self, serial, stdout, **extra):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BOCHS")}
+        env.update(BOCHS=os.path.join(self.dir, "bochs-bin"), BXSHARE=self.dir,
                    GRUB_MKRESCUE=os.path.join(self.dir, "grub-mkrescue"), BOCHS_DISPLAY="nogui",
-                   FAKE_SERIAL=serial, FAKE_STDOUT=stdout, BOCHS_TIMEOUT="20")
+                   FAKE_SERIAL=serial, FAKE_STDOUT=stdout, BOCHS_TIMEOUT="20", **extra)
         env["PATH"] = self.dir + os.pathsep + env["PATH"]	# xorriso is only looked for
         if not shutil.which("xorriso", path=env["PATH"]):
             executable(os.path.join(self.dir, "xorriso"), "#!/bin/sh\nexit 0\n")
@@ -85,6 +86,15 @@ class Verdict(unittest.TestCase):
     def test_code_must_be_a_line_of_its_own(self):
         status, out = self.launch("pvlab: exit success|", "xpvlab-exit-code 1\n")
         self.assertEqual(status, 1, out)
+
+    def test_cpu_model_without_vmx_named(self):
+        serial = "pvlab: this CPU cannot run guests (no AMD SVM (x); no Intel VMX (y)): ...|pvlab: exit config|"
+        status, out = self.launch(serial, "\npvlab-exit-code 4\n", BOCHS_CPU="p4_willamette")
+        self.assertEqual(status, 9, out)
+        self.assertIn("BOCHS_CPU=p4_willamette has no VMX", out)
+        self.assertIn("corei7_skylake_x", out)
+        status, out = self.launch(serial, "\npvlab-exit-code 4\n")
+        self.assertNotIn("BOCHS_CPU", out)    # the default model: nothing to blame on it
 
 
 if __name__ == "__main__":
