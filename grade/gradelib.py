@@ -565,12 +565,14 @@ def evaluate(test, run, strict=True):
 
 def run_test(test, root, kernel, scale=1.0, logdir=None, emu="qemu"):
     """Boot one test through ROOT/tools/<emu> (tools/qemu), judge it and write its log (by
-    default ROOT/obj/grade/labN-name.log); returns an Outcome.  Raises Interrupted after
-    kill_all()."""
+    default ROOT/obj/grade/labN-name.log, or bochs-labN-name.log under another emulator, so
+    that make test's Bochs suite keeps the QEMU suite's logs); returns an Outcome.  Raises
+    Interrupted after kill_all()."""
     cmd = [os.path.join(root, "tools", emu), kernel, test.append()]
     run = run_qemu(cmd, test.timeout * scale, cwd=root)
     verdict, problems = evaluate(test, run, strict=True)
-    log = os.path.join(logdir or os.path.join(root, "obj", "grade"), test.log_name)
+    name = test.log_name if emu == "qemu" else "%s-%s" % (emu, test.log_name)
+    log = os.path.join(logdir or os.path.join(root, "obj", "grade"), name)
     write_log(log, test, cmd, run, verdict, problems)
     return Outcome(test, verdict, problems, run, log, emu)
 
