@@ -17,6 +17,7 @@ static long do_sched_op_hc(struct vcpu *v, u64 cmd, u64 arg, u64 a3 UNUSED, u64 
 
 static const hypercall_fn hypercall_table[NR_HYPERCALLS] = {
 	[__HYPERVISOR_console_io] = do_console_io,
+	[__HYPERVISOR_fpu_taskswitch] = do_fpu_taskswitch,
 	[__HYPERVISOR_sched_op] = do_sched_op_hc,
 	[__HYPERVISOR_xen_version] = do_xen_version,
 	[__HYPERVISOR_multicall] = do_multicall,
@@ -128,6 +129,8 @@ long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64 a3 UNUSED, u64 a4 UNUSED,
 			guest_console_log(v->dom, s);
 		return n;
 	}
+	case PVLAB_DEBUG_fpu_switches:
+		return (long)v->fpu_switches;
 	case PVLAB_DEBUG_time_stress:
 		v->dom->time_stress = arg != 0;
 		time_update(v->dom);	/* leave the record whole when stress ends */

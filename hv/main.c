@@ -3,7 +3,7 @@
  *
  *   <hypervisor options> -- <dom0 spec> -- <domU spec> ...
  *
- * Hypervisor options: sched_ms=N (time slice, 1..100 ms).  A domain spec is an optional
+ * Hypervisor options: sched_ms=N (time slice, 1..100 ms), fpu=eager|lazy (hv/fpu.c).  A domain spec is an optional
  * mem=SIZE followed by the guest's own command line.  With no spec at all we boot the demo.
  */
 #include "hv/hv.h"
@@ -54,11 +54,15 @@ static void parse_hv_option(const char *w, size_t n)
 		sched_slice_ms = (unsigned)val;
 		return;
 	}
+	if (!strcmp(buf, "fpu=eager") || !strcmp(buf, "fpu=lazy")) {
+		fpu_lazy = buf[4] == 'l';
+		return;
+	}
 	if (!strcmp(buf, "hostfault=1")) {	/* make test: a host bug must dump and exit */
 		host_fault_test();
 		return;
 	}
-	printf("pvlab: bad hypervisor option '%s' (known: sched_ms=1..100, hostfault=1); "
+	printf("pvlab: bad hypervisor option '%s' (known: sched_ms=1..100, fpu=eager|lazy, hostfault=1); "
 	       "domains follow '--'\n", buf);
 	machine_exit(EXIT_CONFIG);
 }
