@@ -30,6 +30,9 @@ struct fault {
 	u64 err, cr2;
 };
 extern volatile struct fault last_fault;
+/* Tests: if set, a #DB (single step) calls it with the interrupted RFLAGS and resumes with
+ * the RFLAGS it returns (clear RFLAGS_TF to stop stepping). */
+extern u64 (*single_step_hook)(u64 rflags);
 #define EXTABLE(insn, fixup) \
 	".pushsection .extable, \"a\"\n .balign 8\n .quad " #insn ", " #fixup "\n .popsection\n"
 void trap_init(void);

@@ -88,8 +88,9 @@ void sleep_ns(u64 ns)
 	cli();
 	while (get_system_time() < deadline) {
 		HYPERVISOR_sched_op(SCHEDOP_block, NULL);
-		sti();	/* take the upcall (if it was ours, the loop ends) */
-		cli();
+		/* Take the upcall (if it was ours, the loop ends).  Not "sti; cli": STI enables
+		 * interrupts only after the next instruction, so that pair never lets one in. */
+		irq_window();
 	}
 	sti();
 #else // SOLUTION(3)

@@ -74,6 +74,8 @@ static u64 extable_fixup(u64 rip)
 	return 0;
 }
 
+u64 (*single_step_hook)(u64 rflags);
+
 void guest_trap(struct gtrapframe *tf)
 {
 	if (tf->vector == USER_RETURN_VECTOR && (tf->cs & 3) == 3) {
@@ -83,6 +85,10 @@ void guest_trap(struct gtrapframe *tf)
 	}
 	if (tf->vector == UPCALL_VECTOR) {
 		evtchn_upcall();
+		return;
+	}
+	if (tf->vector == EXC_DB && single_step_hook) {
+		tf->rflags = single_step_hook(tf->rflags);
 		return;
 	}
 	u64 fix = extable_fixup(tf->rip);

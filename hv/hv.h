@@ -102,6 +102,7 @@ u64 system_time(void);
 void time_update(struct domain *d);
 void wallclock_init(struct domain *d);
 void time_stress_step(struct domain *d);
+void time_stress_set(struct domain *d, bool on);
 void timers_check(void);
 long do_set_timer_op(struct vcpu *v, u64 timeout, u64, u64, u64, u64);
 

@@ -113,7 +113,7 @@ long do_xen_version(struct vcpu *v, u64 cmd, u64 arg, u64 a3 UNUSED, u64 a4 UNUS
 	}
 }
 
-long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64 a3 UNUSED, u64 a4 UNUSED, u64 a5 UNUSED)
+long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64 a3, u64 a4, u64 a5)
 {
 	switch (cmd) {
 	case PVLAB_DEBUG_exit_count:
@@ -132,9 +132,14 @@ long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64 a3 UNUSED, u64 a4 UNUSED,
 	case PVLAB_DEBUG_fpu_switches:
 		return (long)v->fpu_switches;
 	case PVLAB_DEBUG_time_stress:
-		v->dom->time_stress = arg != 0;
-		time_update(v->dom);	/* leave the record whole when stress ends */
+		time_stress_set(v->dom, arg != 0);
 		return 0;
+	case PVLAB_DEBUG_block_count:
+		return (long)v->blocks;
+	case PVLAB_DEBUG_args:
+		if ((arg | a3 | a4 | a5) > 0xff)
+			return -XEN_EINVAL;
+		return (long)(arg | a3 << 8 | a4 << 16 | a5 << 24);
 	default:
 		return -XEN_ENOSYS;
 	}

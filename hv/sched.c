@@ -30,6 +30,7 @@ static bool can_wake(struct vcpu *v)
 
 void vcpu_block(struct vcpu *v)
 {
+	v->blocks++;
 	v->state = VCPU_BLOCKED;
 }
 

@@ -152,6 +152,17 @@ void time_stress_step(struct domain *d)
 	}
 }
 
+/* Turn d's stress mode on or off, leaving the record whole (an even version) when it ends,
+ * even if the last stress step left it half-written. */
+void time_stress_set(struct domain *d, bool on)
+{
+	struct vcpu_time_info *t = &shared_info_of(d)->vcpu_info[0].time;
+	d->time_stress = on;
+	if (t->version & 1)
+		t->version--;
+	time_update(d);
+}
+
 /* set_timer_op(timeout): see include/public/xen.h. */
 long do_set_timer_op(struct vcpu *v, u64 timeout, u64 a2 UNUSED, u64 a3 UNUSED, u64 a4 UNUSED, u64 a5 UNUSED)
 {

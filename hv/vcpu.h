@@ -127,6 +127,7 @@ struct vcpu {
 	struct cpu_regs regs;
 	void *hw;		/* the backend's private state (VMCB / VMCS and friends) */
 	u64 exits;		/* VM exits taken, for statistics and tests */
+	u64 blocks;		/* times it went to sleep in SCHEDOP_block, for tests */
 	u64 timer_deadline;	/* lab 3: one-shot timer in system time (ns), 0 = off */
 	u8 upcall_vector;	/* lab 3: the guest's callback vector, 0 = none yet */
 	bool upcall_due;	/* lab 3: an upcall is owed (upcall_pending went 0 -> 1) */

@@ -8,6 +8,8 @@ Suites (each prints its own closing "N passed, N failed" line, which we add up):
   system    the hypervisor core's system tests under QEMU (tests/system.json)
   kit       the lab kit's proof: reference full marks; each lab's release fails exactly
             its own tests and passes the earlier labs' (grade/kitcheck.py)
+  mutants   the mutant proof: every plausible wrong solution in labs/mutants/labN/ fails a
+            test of its lab (grade/mutants.py)
   bochs     the VMX backend's system tests under Bochs, skipped when no VMX-capable
             bochs is installed
 """
@@ -27,6 +29,7 @@ SUITES = [
     ("grader", [PY, "grade/test_gradelib.py"]),
     ("system", [PY, "grade/grade.py", "--system"]),
     ("kit", [PY, "grade/kitcheck.py"]),
+    ("mutants", [PY, "grade/mutants.py"]),
     ("bochs", [PY, "grade/grade.py", "--system", "--emu", "bochs"]),
 ]
 

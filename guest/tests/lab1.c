@@ -24,6 +24,9 @@ TEST(test_hc_null, "hypercall-null", "a null hypercall returns its value")
 	xen_extraversion_t extra;
 	check_eq(HYPERVISOR_xen_version(XENVER_extraversion, extra), 0, "xen_version(extraversion)");
 	check(!strcmp(extra, "-pvlab"), "extraversion is \"-pvlab\" (got \"%s\")", extra);
+	/* Arguments 4 and 5 travel in R10 and R8, not RCX and R9 as in a C call or syscall. */
+	check_eq(_hypercall(__HYPERVISOR_pvlab_debug_op, PVLAB_DEBUG_args, 1, 2, 3, 4), 0x04030201,
+		 "all five arguments arrive in their registers (RDI, RSI, RDX, R10, R8)");
 }
 
 TEST(test_hc_bad, "hypercall-bad", "unknown and out-of-range hypercall numbers")
@@ -34,6 +37,8 @@ TEST(test_hc_bad, "hypercall-bad", "unknown and out-of-range hypercall numbers")
 	check_eq(hypercall_raw(NR_HYPERCALLS, 0, 0, 0, 0, 0), -XEN_ENOSYS, "NR_HYPERCALLS: -ENOSYS");
 	check_eq(hypercall_raw(1000, 0, 0, 0, 0, 0), -XEN_ENOSYS, "1000: -ENOSYS");
 	check_eq(hypercall_raw(1ULL << 63, 0, 0, 0, 0, 0), -XEN_ENOSYS, "2^63: -ENOSYS");
+	check_eq(hypercall_raw((1ULL << 32) + __HYPERVISOR_xen_version, XENVER_version, 0, 0, 0, 0), -XEN_ENOSYS,
+		 "2^32 + xen_version: -ENOSYS (the number is 64 bits)");
 	check_eq(hypercall_raw(~0ULL, 0, 0, 0, 0, 0), -XEN_ENOSYS, "-1: -ENOSYS");
 	check_eq(HYPERVISOR_sched_op(99, NULL), -XEN_ENOSYS, "sched_op(99): -ENOSYS");
 	check_eq(HYPERVISOR_xen_version(99, NULL), -XEN_ENOSYS, "xen_version(99): -ENOSYS");
@@ -54,16 +59,29 @@ TEST(test_console, "console", "console_io: lengths, pointers, pages")
 	memcpy(s, msg, strlen(msg));
 	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, (int)strlen(msg), s), 0, "a write across two pages");
 	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, 0, s), 0, "length 0");
+	/* Longer than any small piece the hypervisor copies at a time: every byte in place. */
+	static const char lines[] =
+		"console: line 1/5 abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX\n"
+		"console: line 2/5 bcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY\n"
+		"console: line 3/5 cdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n"
+		"console: line 4/5 defghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZa\n"
+		"console: line 5/5 efghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZab\n";
+	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, (int)sizeof(lines) - 1, lines), 0, "five lines in one write");
 	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, -1, s), -XEN_EINVAL, "length -1: -EINVAL");
 	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, (int)0x80000000u, s), -XEN_EINVAL, "length INT_MIN: -EINVAL");
 	check_eq(_hypercall(__HYPERVISOR_console_io, CONSOLEIO_write, 1ULL << 40, (u64)s, 0, 0), -XEN_EINVAL,
 		 "length 2^40: -EINVAL");
 	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, CONSOLEIO_MAX + 1, s), -XEN_EINVAL, "length MAX+1: -EINVAL");
+	static char newlines[CONSOLEIO_MAX];	/* empty lines print nothing */
+	memset(newlines, '\n', sizeof(newlines));
+	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, CONSOLEIO_MAX, newlines), 0, "length MAX: allowed");
 	check_eq(HYPERVISOR_console_io(CONSOLEIO_read, 1, s), -XEN_ENOSYS, "CONSOLEIO_read: -ENOSYS");
 	check_eq(HYPERVISOR_console_io(7, 1, s), -XEN_ENOSYS, "unknown command: -ENOSYS");
 	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, 4, NULL), -XEN_EFAULT, "NULL: -EFAULT");
 	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, 4, (char *)NONCANONICAL), -XEN_EFAULT,
 		 "non-canonical: -EFAULT");
+	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, 4, (char *)(NONCANONICAL | (u64)s)), -XEN_EFAULT,
+		 "a non-canonical alias of a good buffer: -EFAULT");
 	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, 4, (char *)unmapped()), -XEN_EFAULT, "unmapped: -EFAULT");
 	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, 4, (char *)0x100000), -XEN_EFAULT,
 		 "the hypervisor's physical address: -EFAULT");
@@ -71,6 +89,12 @@ TEST(test_console, "console", "console_io: lengths, pointers, pages")
 	memcpy(last, "BAD\n", 4);
 	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, 8, last), -XEN_EFAULT,
 		 "running off the end of memory: -EFAULT (and \"BAD\" not printed)");
+	/* Longer than one piece of the copy: nothing may be printed before the check fails. */
+	char *longer = pfn_to_virt(start_info->nr_pages) - 300;
+	memset(longer, 'x', 300);
+	memcpy(longer, "BAD", 3);
+	check_eq(HYPERVISOR_console_io(CONSOLEIO_write, 600, longer), -XEN_EFAULT,
+		 "600 bytes running off the end: -EFAULT (and nothing printed)");
 	check_eq(_hypercall(__HYPERVISOR_console_io, CONSOLEIO_write, 16, (u64)-16, 0, 0), -XEN_EFAULT,
 		 "a range that wraps around: -EFAULT");
 }
@@ -112,6 +136,8 @@ TEST(test_copy_to, "copy-to-guest", "the hypervisor writes only where the guest 
 	check_eq(HYPERVISOR_xen_version(XENVER_extraversion, NULL), -XEN_EFAULT, "NULL: -EFAULT");
 	check_eq(HYPERVISOR_xen_version(XENVER_extraversion, (void *)NONCANONICAL), -XEN_EFAULT,
 		 "non-canonical: -EFAULT");
+	check_eq(HYPERVISOR_xen_version(XENVER_extraversion, (void *)(NONCANONICAL | (u64)ok)), -XEN_EFAULT,
+		 "a non-canonical alias of a good buffer: -EFAULT");
 	check_eq(HYPERVISOR_xen_version(XENVER_extraversion, (void *)unmapped()), -XEN_EFAULT,
 		 "unmapped: -EFAULT");
 	/* Our page tables are mapped read-only: the hypervisor must not write there for us. */
@@ -157,12 +183,17 @@ TEST(test_multicall, "multicall", "batches: each entry's result, bad entries, ne
 	/* The batching helper, across more than one multicall. */
 	static struct mc_batch b;
 	unsigned idx[100];
-	for (int i = 0; i < 100; i++)
+	int in_order = 0;
+	for (int i = 0; i < 100; i++) {
 		idx[i] = mc_add(&b, __HYPERVISOR_xen_version, XENVER_version, 0, 0, 0, 0);
+		in_order += idx[i] == (unsigned)i % MULTICALL_MAX;
+		b.e[idx[i] % MULTICALL_MAX].result = 0x1234;	/* no stale result can pass */
+	}
+	check_eq(in_order, 100, "mc_add returns each entry's index in the batch");
 	check_eq(mc_flush(&b), 0, "mc_flush of the last part");
 	int good = 0;
 	for (int i = 64; i < 100; i++)
-		good += b.e[idx[i]].result == VERSION;
+		good += b.e[idx[i] % MULTICALL_MAX].result == VERSION;
 	check_eq(good, 36, "the 36 entries after the automatic flush all ran");
 }
 

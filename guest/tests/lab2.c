@@ -6,6 +6,8 @@
 
 #define FAR_VA 0x8000000000ULL	/* L4 slot 1: a map here needs new L3, L2 and L1 tables */
 #define MID_VA 0x40000000ULL	/* L3 slot 1 of the first L4 slot: new L2 and L1 */
+#define NO_TABLES_VA 0x10000000000ULL	/* L4 slot 2: never mapped */
+#define NONCANONICAL 0x8000000000000000ULL
 #define RW (PTE_P | PTE_W | PTE_U)
 #define RO (PTE_P | PTE_U)
 
@@ -23,6 +25,12 @@ static int write_fault(volatile u64 *p, u64 v)
 	return last_fault.vector;
 }
 
+/* Ring 3 reads *arg (returns it). */
+static long user_read(void *arg)
+{
+	return (long)*(volatile u64 *)arg;
+}
+
 static void audit(void)
 {
 	check_eq(HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_audit, 0), 0, "the audit finds every count right");
@@ -37,6 +45,8 @@ TEST(test_pt_map, "pt-map", "map, unmap and remap pages, with new tables at ever
 	check_eq((long)*(volatile u64 *)FAR_VA, 0x1234, "it shows the page's contents");
 	*(volatile u64 *)FAR_VA = 0x5678;
 	check_eq((long)page[0], 0x5678, "a write through it reaches the page");
+	check_eq(run_in_user_mode(user_read, (void *)FAR_VA), 0x5678,
+		 "user mode reads it too (the new tables are hooked in user)");
 	check_eq(map_page(current_l4(), MID_VA, mfn, RO), 0, "map it again read-only (new L2, L1)");
 	check_eq(read_fault((u64 *)MID_VA), -1, "the read-only mapping reads");
 	check_eq(write_fault((u64 *)MID_VA, 1), EXC_PF, "... and faults on a write");
@@ -46,6 +56,7 @@ TEST(test_pt_map, "pt-map", "map, unmap and remap pages, with new tables at ever
 	check_eq((long)*(volatile u64 *)FAR_VA, 0x5678, "it shows the page again");
 	check_eq(unmap_page(current_l4(), FAR_VA), 0, "unmap");
 	check_eq(unmap_page(current_l4(), MID_VA), 0, "unmap the read-only one");
+	check_eq(unmap_page(current_l4(), NO_TABLES_VA), -XEN_EINVAL, "unmap where no table maps anything: -EINVAL");
 	audit();
 }
 
@@ -72,23 +83,24 @@ TEST(test_pt_switch, "pt-switch", "build an address space, switch to it and back
 TEST(test_pt_batch, "pt-batch", "many PTE updates in one mmu_update")
 {
 	static struct pt_batch b;
-	u64 *pages[32];
+	enum { N = 100 };	/* more than one batch holds: pt_batch_add flushes on its own */
+	u64 *pages[N];
 	check_eq(map_page(current_l4(), FAR_VA, virt_to_mfn(alloc_page()), RW), 0, "make the tables");
 	pte_t *pte = find_pte(current_l4(), FAR_VA);
 	u64 l1_ma = (virt_to_mfn(pte) << PAGE_SHIFT) + ((u64)pte & (PAGE_SIZE - 1));
-	for (int i = 0; i < 32; i++) {
+	for (int i = 0; i < N; i++) {
 		pages[i] = alloc_page();
 		pages[i][0] = (u64)i;
 		pt_batch_add(&b, l1_ma + (u64)i * 8, (virt_to_mfn(pages[i]) << PAGE_SHIFT) | RW);
 	}
-	check_eq(pt_batch_flush(&b), 0, "32 updates in one batch");
+	check_eq(pt_batch_flush(&b), 0, "100 updates, batched");
 	int good = 0;
-	for (int i = 0; i < 32; i++)
+	for (int i = 0; i < N; i++)
 		good += *(volatile u64 *)(FAR_VA + (u64)i * PAGE_SIZE) == (u64)i;
-	check_eq(good, 32, "all 32 pages are mapped where they belong");
-	for (int i = 0; i < 32; i++)
+	check_eq(good, N, "all 100 pages are mapped where they belong");
+	for (int i = 0; i < N; i++)
 		pt_batch_add(&b, l1_ma + (u64)i * 8, 0);
-	check_eq(pt_batch_flush(&b), 0, "and unmapped in one batch");
+	check_eq(pt_batch_flush(&b), 0, "and unmapped, batched");
 	/* A batch that fails halfway says how far it got. */
 	struct mmu_update u[3] = {
 		{ l1_ma, (virt_to_mfn(pages[0]) << PAGE_SHIFT) | RW },
@@ -146,6 +158,7 @@ TEST(test_pt_hostile, "pt-hostile", "every way to map what is not ours is refuse
 		 "map a frame just below ours (another domain's or the hypervisor's): -EINVAL");
 	check_eq(UPDATE(slot_ma, (1ULL << 40) | RO), -XEN_EINVAL, "map a frame beyond memory: -EINVAL");
 	check_eq(UPDATE(slot_ma, (mine << PAGE_SHIFT) | RW | BIT(52)), -XEN_EINVAL, "a reserved PTE bit: -EINVAL");
+	check_eq(UPDATE(slot_ma, (mine << PAGE_SHIFT) | RW | BIT(60)), -XEN_EINVAL, "PTE bit 60 (reserved here): -EINVAL");
 	pte_t *l2e = (pte_t *)mfn_to_virt(PTE_MFN(((pte_t *)mfn_to_virt(PTE_MFN(((pte_t *)pt)[PT_INDEX(FAR_VA, 4)])))[PT_INDEX(FAR_VA, 3)]));
 	u64 l2_ma = (virt_to_mfn(l2e) << PAGE_SHIFT) + PT_INDEX(FAR_VA + LARGE_PAGE_SIZE, 2) * 8;
 	check_eq(UPDATE(l2_ma, (mine << PAGE_SHIFT) | RW | PTE_PS), -XEN_EINVAL, "a 2 MiB superpage: -EINVAL");
@@ -160,6 +173,14 @@ TEST(test_pt_hostile, "pt-hostile", "every way to map what is not ours is refuse
 	u64 other = new_address_space();
 	check_eq(UPDATE(self_ma, (other << PAGE_SHIFT) | RO), -XEN_EBUSY,
 		 "an L4 entry pointing at another L4 (a linear chain): -EBUSY (XSA-240)");
+	/* A table that already maps itself before it is ever pinned (XSA-182 again): only a
+	 * frame that claims its type before validating its entries refuses it. */
+	u64 *selfish = alloc_page();
+	u64 selfish_mfn = virt_to_mfn(selfish);
+	selfish[256] = (selfish_mfn << PAGE_SHIFT) | RO;
+	check_eq(HYPERVISOR_update_va_mapping((u64)selfish, (selfish_mfn << PAGE_SHIFT) | RO, UVMF_INVLPG), 0,
+		 "a page holding a self-map, made read-only");
+	check_eq(mmuext(MMUEXT_PIN_L4_TABLE, selfish_mfn), -XEN_EBUSY, "pin it as an L4: -EBUSY (XSA-182)");
 	u64 bare = new_table();
 	check_eq(mmuext(MMUEXT_NEW_BASEPTR, bare), -XEN_EINVAL, "NEW_BASEPTR to an unpinned table: -EINVAL");
 	check_eq(mmuext(MMUEXT_NEW_BASEPTR, 0x100), -XEN_EINVAL, "NEW_BASEPTR to the hypervisor's frame: -EINVAL");
@@ -172,11 +193,22 @@ TEST(test_pt_hostile, "pt-hostile", "every way to map what is not ours is refuse
 		 "INVLPG of a non-canonical address: -EINVAL (XSA-279)");
 	check_eq(HYPERVISOR_update_va_mapping(0x8000000000000000ULL, 0, 0), -XEN_EINVAL,
 		 "update_va_mapping of a non-canonical address: -EINVAL (XSA-279)");
+	check_eq(HYPERVISOR_update_va_mapping(NONCANONICAL | FAR_VA, 0, 0), -XEN_EINVAL,
+		 "update_va_mapping of a mapped address made non-canonical: -EINVAL");
+	check(*slot & PTE_P, "... and the mapping it aliases is still there");
 	check_eq(mmuext(99, 0), -XEN_ENOSYS, "an unknown mmuext command: -ENOSYS");
 	check_eq(HYPERVISOR_mmu_update(&u, 4097, NULL, DOMID_SELF), -XEN_EINVAL, "4097 updates at once: -EINVAL");
 	check_eq(_hypercall(__HYPERVISOR_mmuext_op, (u64)&u, 1ULL << 32, 0, DOMID_SELF, 0), -XEN_EINVAL,
 		 "2^32 operations: -EINVAL");
 	check_eq(HYPERVISOR_mmu_update(&u, 1, NULL, 0x7ff2), -XEN_EPERM, "updates for DOMID_XEN: -EPERM");
+	struct mmuext_op ops[3] = { { .cmd = MMUEXT_TLB_FLUSH_LOCAL }, { .cmd = 99 }, { .cmd = MMUEXT_TLB_FLUSH_LOCAL } };
+	check_eq(HYPERVISOR_mmuext_op(ops, 1, NULL, 0x7ff2), -XEN_EPERM, "mmuext_op for DOMID_XEN: -EPERM");
+	domid_t me = start_info->flags & SIF_INITDOMAIN ? 0 : 1;	/* tests run d0 and d1 */
+	check_eq(HYPERVISOR_mmuext_op(ops, 1, NULL, me ^ 1), -XEN_EPERM, "mmuext_op for the other domain: -EPERM");
+	check_eq(HYPERVISOR_mmuext_op(ops, 1, NULL, me), 0, "mmuext_op for my own domid: allowed");
+	done = 99;
+	check_eq(HYPERVISOR_mmuext_op(ops, 3, &done, DOMID_SELF), -XEN_ENOSYS, "a bad operation in the middle fails");
+	check_eq(done, 1, "... after exactly one operation (*done)");
 	check_eq(HYPERVISOR_mmu_update(NULL, 1, NULL, DOMID_SELF), -XEN_EFAULT, "requests at NULL: -EFAULT");
 	check_eq(UPDATE(slot_ma, 0), 0, "unmap (clean up)");
 	audit();

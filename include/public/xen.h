@@ -371,7 +371,11 @@ STATIC_ASSERT(__builtin_offsetof(struct start_info, cmd_line) == 128);
 					 * -XEN_EFAULT: unreadable before its NUL,
 					 * -XEN_E2BIG: longer than PVLAB_LOG_MAX - 1 */
 #define PVLAB_LOG_MAX		128
-#define PVLAB_DEBUG_fpu_switches 5	/* lab 8: how often this vCPU's FPU state was
+#define PVLAB_DEBUG_args	5	/* pvlab_debug_op(5, a, b, c, d): returns a | b << 8 |
+					 * c << 16 | d << 24 (each below 256): the lab 1 test
+					 * that all five argument registers arrive */
+#define PVLAB_DEBUG_block_count	6	/* lab 3: times this vCPU slept in SCHEDOP_block */
+#define PVLAB_DEBUG_fpu_switches 16	/* lab 8: how often this vCPU's FPU state was
 					 * loaded into or saved from the registers */
 
 #endif
