@@ -101,6 +101,7 @@ struct thread {
 	struct fxsave_area fpu;		/* its FPU/SSE registers while another thread has them */
 };
 extern struct thread *thread_current, *fpu_owner_thread;
+extern bool threads_fpu_eager;		/* bench: eager switching in the guest instead */
 struct thread *thread_create(void (*fn)(void *), void *arg);
 void thread_yield(void);
 void thread_join_all(void);

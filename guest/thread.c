@@ -12,6 +12,7 @@
 static struct thread threads[MAX_THREADS];
 static int nthreads;
 struct thread *thread_current;
+bool threads_fpu_eager;	/* benchmark: switch FPU state at every thread switch instead */
 
 /* Save the callee-saved registers on this stack, store RSP in *save, switch to new_rsp
  * and pop that thread's registers (thread_switch_stack in the asm below). */
@@ -81,7 +82,13 @@ void thread_yield(void)
 	}
 	if (next == me)
 		return;
-	fpu_thread_switch(next);
+	if (threads_fpu_eager) {
+		fxsave(&fpu_owner_thread->fpu);
+		fxrstor(&next->fpu);
+		fpu_owner_thread = next;
+	} else {
+		fpu_thread_switch(next);
+	}
 	thread_current = next;
 	thread_switch_stack(&me->rsp, next->rsp);
 }
