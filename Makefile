@@ -24,11 +24,20 @@ else
 Q := @
 endif
 
+# GCC or clang (make CC=clang LD=ld.lld).  GCC turns loops that look like memset/memcpy into
+# calls to them, which inside lib/string.c's own memset would call itself: it needs
+# -fno-tree-loop-distribute-patterns.  Clang knows no such flag and never does that inside a
+# function of that name.
+# Clang is a cross compiler by nature: --target makes it emit x86-64 ELF on any host (macOS).
+CC_IS_CLANG := $(shell $(CC) --version 2>/dev/null | grep -qi clang && echo 1)
+CC_FLAGS_GCC := $(if $(CC_IS_CLANG),,-fno-tree-loop-distribute-patterns)
+CC_TARGET := $(if $(CC_IS_CLANG),--target=x86_64-unknown-none-elf)
+
 # Flags for code that runs on bare metal (hypervisor and guest).  See docs/ARCHITECTURE.md.
 KCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-pic -fno-pie \
 	   -mno-red-zone -mgeneral-regs-only -fno-stack-protector -fno-omit-frame-pointer \
-	   -fno-asynchronous-unwind-tables -fcf-protection=none -fno-tree-loop-distribute-patterns -Iinclude -I. $(STRIPFLAG)
-KASFLAGS := -g -Iinclude -I. -D__ASSEMBLY__ $(STRIPFLAG)
+	   -fno-asynchronous-unwind-tables -fcf-protection=none $(CC_FLAGS_GCC) $(CC_TARGET) -Iinclude -I. $(STRIPFLAG)
+KASFLAGS := -g -Iinclude -I. -D__ASSEMBLY__ $(CC_TARGET) $(STRIPFLAG)
 KLDFLAGS := -nostdlib -no-pie -z max-page-size=0x1000 -z noexecstack
 
 LIB_SRCS   := lib/string.c lib/printf.c
@@ -45,6 +54,14 @@ GUEST := $(O)/guest/guest.elf
 
 all: $(HV)
 .PHONY: all
+
+# Objects are rebuilt when the compiler or its flags change (make CC=clang after a GCC build).
+FLAGS_STAMP := $(O)/.flags
+FLAGS_NOW := $(CC) $(KCFLAGS) $(KASFLAGS) $(LD) $(KLDFLAGS)
+ifneq ($(shell cat $(FLAGS_STAMP) 2>/dev/null),$(FLAGS_NOW))
+$(shell mkdir -p $(O) && echo '$(FLAGS_NOW)' > $(FLAGS_STAMP))
+endif
+$(HV_OBJS) $(GUEST_OBJS): $(FLAGS_STAMP)
 
 $(HV): $(HV_OBJS) kern/kernel.ld
 	@echo "  LD      $@"
@@ -84,18 +101,19 @@ GDBPORT ?= $(shell expr `id -u` % 5000 + 25000)
 
 # EMU=bochs: grade and bench in Bochs (Intel VMX emulation) instead of QEMU; see docs/VMX.md.
 EMU     ?=
-USES_QEMU := $(if $(filter-out qemu,$(EMU)),,deps-qemu)
+EMU_DEPS := $(if $(filter bochs,$(EMU)),deps-bochs,$(if $(filter-out qemu,$(EMU)),,deps-qemu))
 
+# tools/status: exit 0 on the hypervisor's success, else one line saying what the status means.
 qemu: $(HV) deps-qemu
-	tools/qemu -G $(HV) "$(ARGS)"
+	tools/status tools/qemu -G $(HV) "$(ARGS)"
 qemu-nox: $(HV) deps-qemu
 	@echo "*** Serial on this terminal.  Quit QEMU with Ctrl-a x."
-	tools/qemu $(HV) "$(ARGS)"
+	tools/status tools/qemu $(HV) "$(ARGS)"
 qemu-gdb: $(HV) deps-qemu
 	@echo "*** QEMU is waiting for GDB on localhost:$(GDBPORT): run 'make gdb' in another terminal."
 	tools/qemu -g $(GDBPORT) $(HV) "$(ARGS)"
-bochs: $(HV)
-	tools/bochs $(HV) "$(ARGS)"
+bochs: $(HV) deps-bochs
+	tools/status tools/bochs $(HV) "$(ARGS)"
 gdb: deps-gdb
 	$(GDB) -q -iex "add-auto-load-safe-path $(CURDIR)/.gdbinit" -ex "pvlab-connect $(GDBPORT)" $(HV)
 .PHONY: qemu qemu-nox qemu-gdb bochs gdb
@@ -103,12 +121,14 @@ gdb: deps-gdb
 # ---------------------------------------------------------------------------------------
 # Tools: check, and install on Debian/Ubuntu when we can (root or sudo).
 deps-build:
-	@tools/deps build
+	@CC="$(CC)" LD="$(LD)" tools/deps build
 deps-qemu:
 	@tools/deps qemu
 deps-gdb:
 	@tools/deps gdb
-.PHONY: deps-build deps-qemu deps-gdb
+deps-bochs:
+	@tools/deps bochs
+.PHONY: deps-build deps-qemu deps-gdb deps-bochs
 $(HV_OBJS) $(GUEST_OBJS): | deps-build
 
 # ---------------------------------------------------------------------------------------
@@ -116,7 +136,7 @@ $(HV_OBJS) $(GUEST_OBJS): | deps-build
 test: deps-qemu
 	@$(PYTHON) tools/test.py
 
-grade: $(HV) $(USES_QEMU)
+grade: $(HV) $(EMU_DEPS)
 	@$(PYTHON) grade/grade.py $(if $(LAB),--lab $(LAB)) $(if $(TEST),--test '$(TEST)') $(if $(EMU),--emu $(EMU)) $(GRADEFLAGS)
 
 host-tests:
@@ -156,6 +176,6 @@ help:
 	@echo "Variables: ARGS=\"<hv opts> -- <dom0 args> -- <domU args>\"  V=1  STRIP=N  KVM=0|1  EMU=bochs"
 .PHONY: test grade host-tests release check-markers clean help
 
-bench: $(HV) $(USES_QEMU)
+bench: $(HV) $(EMU_DEPS)
 	@$(PYTHON) tools/bench.py $(if $(EMU),--emu $(EMU))
 .PHONY: bench

@@ -175,6 +175,21 @@ class ParseTests(unittest.TestCase):
         verdict, problems = gradelib.evaluate(make_test(expect=["nowhere"]), run_of(GOOD_RUN))
         self.assertEqual(problems, ["missing: no line matches /nowhere/"])
 
+    def test_expect_group_any_order(self):
+        two = ["(d1) I am domU", "(d0) I am dom0", "pvlab: d0: poweroff"]
+        group = [["^\\(d0\\) I am", "^\\(d1\\) I am"], "^pvlab: d0: poweroff"]
+        self.assertEqual(gradelib.match_expect(group, two), [])
+        self.assertEqual(gradelib.match_expect(group, [two[1], two[0], two[2]]), [])
+        self.assertIn("out of order", gradelib.match_expect(group[0] + group[1:], two)[0])
+        # each pattern of a group takes its own line, and the group ends at its last line
+        self.assertEqual(gradelib.match_expect([["I am", "I am"]], two[:1]),
+                         ["missing: no line matches /I am/"])
+        self.assertIn("out of order", gradelib.match_expect([["dom0", "domU"], "domU"], two[:2])[0])
+        errs = gradelib.check_test({"name": "t", "points": 1, "domains": ["a"], "expect": [[]]}, "m")
+        self.assertTrue(errs and "non-empty lists" in errs[0], errs)
+        errs = gradelib.check_test({"name": "t", "points": 1, "domains": ["a"], "expect": [["("]]}, "m")
+        self.assertTrue(errs and "bad regular expression" in errs[0], errs)
+
     def test_reject(self):
         verdict, problems = gradelib.evaluate(make_test(reject=["PASS"]), run_of(GOOD_RUN))
         self.assertEqual(verdict, "FAIL")

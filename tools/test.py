@@ -4,7 +4,10 @@
 Suites (each prints its own closing "N passed, N failed" line, which we add up):
   host      unit tests of lib/ and kern/frame.c, as host programs (tests/host)
   build     the hypervisor image builds with -Werror
+  clang     it builds with clang and ld.lld too, in obj/clang (tools/clang-build; skipped
+            without clang)
   grader    the grader's own unit tests (grade/test_gradelib.py)
+  launchers tools/bochs's verdict, with a fake Bochs (tests/tools/test_bochs.py)
   system    the hypervisor core's system tests under QEMU (tests/system.json)
   kit       the lab kit's proof: reference full marks; each lab's release fails exactly
             its own tests and passes the earlier labs' (grade/kitcheck.py)
@@ -26,7 +29,9 @@ JOBS = str(max(1, os.cpu_count() or 1))
 SUITES = [
     ("host", ["make", "-s", "-C", "tests/host"]),
     ("build", ["make", "-s", "-j" + JOBS]),
+    ("clang", ["tools/clang-build"]),
     ("grader", [PY, "grade/test_gradelib.py"]),
+    ("launchers", [PY, "tests/tools/test_bochs.py"]),
     ("system", [PY, "grade/grade.py", "--system"]),
     ("kit", [PY, "grade/kitcheck.py"]),
     ("mutants", [PY, "grade/mutants.py"]),
@@ -52,7 +57,7 @@ def run(name, argv):
         sys.stdout.flush()
         line = line.rstrip("\n")
         m = COUNT.search(line)
-        if m and name != "grader":
+        if m and name not in ("grader", "launchers"):
             passed += int(m.group(1))
             failed += int(m.group(2))
             skipped += int(m.group(3) or 0)
@@ -65,7 +70,7 @@ def run(name, argv):
             bad = sum(int(x) for x in re.findall(r"(?:failures|errors)=(\d+)", m.group(1)))
             passed, failed, counted = ran - bad, bad, True
     rc = p.wait()
-    if name == "grader" and ran is not None and not counted:
+    if name in ("grader", "launchers") and ran is not None and not counted:
         passed, counted = ran, True
     if not counted:
         # a suite that prints no count is judged by its exit status: one check

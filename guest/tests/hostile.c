@@ -15,6 +15,29 @@
 		last_fault.vector;                                                   \
 	})
 
+/* True on an AMD CPU (CPUID vendor "AuthenticAMD"): there, the SVM backend runs us. */
+static bool cpu_is_amd(void)
+{
+	u32 a, b, c, d;
+	cpuid(0, 0, &a, &b, &c, &d);
+	return b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163;	/* "Auth" "entic" "AMD" */
+}
+
+/* A VMX instruction must #UD.  On AMD the CPU raises it by itself (SVM cannot intercept VMX
+ * instructions, nor need to), so no fault there is the emulator deviating from hardware, not
+ * a hypervisor bug: say so plainly.  On Intel, VMX exits to the hypervisor, which must inject
+ * #UD, so no fault is a failure.  The callers use a (%rax) operand, with no SIB byte: QEMU 10's
+ * TCG runs VMXON and VMPTRLD as no-ops whose length leaves out a SIB byte, which would
+ * execute that byte as code. */
+static void check_vmx_ud(int vector, const char *what)
+{
+	if (vector == -1 && cpu_is_amd())
+		skip(what, "no fault: the emulator deviates from AMD hardware, which raises #UD "
+		     "(QEMU 10 runs it as a no-op)");
+	else
+		check_eq(vector, EXC_UD, what);
+}
+
 TEST(test_priv_insn, "priv-insn", "virtualization and cache-control instructions #UD")
 {
 	check_eq(FAULT_OF("vmrun", "a"(0)), EXC_UD, "VMRUN raises #UD");
@@ -24,8 +47,9 @@ TEST(test_priv_insn, "priv-insn", "virtualization and cache-control instructions
 	check_eq(FAULT_OF("stgi", "i"(0)), EXC_UD, "STGI raises #UD");
 	check_eq(FAULT_OF("skinit", "a"(0)), EXC_UD, "SKINIT raises #UD");
 	check_eq(FAULT_OF("invlpga", "a"(0), "c"(0)), EXC_UD, "INVLPGA raises #UD");
-	check_eq(FAULT_OF("vmxon (%0)", "r"(0UL)), EXC_UD, "VMXON raises #UD");
-	check_eq(FAULT_OF("vmptrld (%0)", "r"(0UL)), EXC_UD, "VMPTRLD raises #UD");
+	check_vmx_ud(FAULT_OF("vmxon (%0)", "a"(0UL)), "VMXON raises #UD");
+	check_vmx_ud(FAULT_OF("vmptrld (%0)", "a"(0UL)), "VMPTRLD raises #UD");
+	check_vmx_ud(FAULT_OF("vmclear (%0)", "a"(0UL)), "VMCLEAR raises #UD");
 	check_eq(FAULT_OF("invd", "i"(0)), EXC_UD, "INVD raises #UD");
 	check_eq(FAULT_OF("wbinvd", "i"(0)), EXC_UD, "WBINVD raises #UD");
 	check_eq(FAULT_OF("xsetbv", "a"(1), "d"(0), "c"(0)), EXC_UD, "XSETBV raises #UD");
