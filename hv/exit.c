@@ -211,9 +211,10 @@ static int smsw_store(struct insn *in, u8 modrm)
 
 /* Decode the CR-writing instruction at RIP ourselves when the CPU did not: MOV to CRn
  * ([prefixes] [REX] 0f 22 /r: the mod bits are ignored, REX.R selects CR8-15, REX.B the
- * register), CLTS (0f 06) or LMSW (0f 01 /6, register or memory).  Returns 0 (decoded into
- * *e, or left CR_UNKNOWN if the bytes are none of these), or the exception hardware would
- * raise: #UD for a LOCK prefix, #GP/#PF for LMSW's memory operand. */
+ * register), CLTS (0f 06) or LMSW (0f 01 /6, register or memory); for a read exit (lab 8),
+ * MOV from CRn (0f 20 /r) or SMSW (0f 01 /4), which smsw_store() also carries out.  Returns
+ * 0 (decoded into *e, or left CR_UNKNOWN if the bytes are none of these), or the exception
+ * hardware would raise: #UD for a LOCK prefix, #GP/#PF for LMSW's or SMSW's memory operand. */
 static int decode_cr_insn(struct vcpu *v, struct vm_exit *e)
 {
 	struct insn in = { .v = v };

@@ -134,9 +134,8 @@ TEST(test_lazy_compute, "lazy-compute", "computing with x87 and SSE across thous
 {
 	if (!taskswitch_works())
 		return;
-	u64 n = seed(), inc[2] = { n, 3 * n }, vec[2];
-	double sum;
-	long double x87;
+	u64 n = seed(), inc[2] = { n, 3 * n }, vec[2], sum;
+	u8 x87[10];	/* an 80-bit x87 value, kept as bytes (no long double here) */
 	__asm__ volatile("xorpd %%xmm0, %%xmm0; pxor %%xmm1, %%xmm1; movdqu %0, %%xmm3; fninit; fldz"
 			 :: "m"(inc) : "memory");
 	for (u32 k = 1; k <= COMPUTE_STEPS; k++) {
@@ -145,14 +144,10 @@ TEST(test_lazy_compute, "lazy-compute", "computing with x87 and SSE across thous
 		HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
 	}
 	__asm__ volatile("movsd %%xmm0, %0; movdqu %%xmm1, %1; fstpt %2" : "=m"(sum), "=m"(vec), "=m"(x87));
-	u64 want = n * 1000003 * COMPUTE_STEPS * (COMPUTE_STEPS + 1) / 2, got, x87_int;
-	memcpy(&got, &sum, 8);
-	double w = 0;
-	/* want < 2^53: exact as a double.  Build its bits without an FPU instruction... */
-	__asm__ volatile("cvtsi2sdq %1, %%xmm2; movsd %%xmm2, %0" : "=m"(w) : "r"(want));
-	u64 wbits;
-	memcpy(&wbits, &w, 8);
-	check(got == wbits, "SSE sum of %d terms is bit-exact (%lx, want %lx)", COMPUTE_STEPS, got, wbits);
+	u64 want = n * 1000003 * COMPUTE_STEPS * (COMPUTE_STEPS + 1) / 2, wbits, x87_int;
+	/* want < 2^53, so exact as a double: its bits are what a correct sum holds */
+	__asm__ volatile("cvtsi2sdq %1, %%xmm2; movsd %%xmm2, %0" : "=m"(wbits) : "r"(want));
+	check(sum == wbits, "SSE sum of %d terms is bit-exact (%lx, want %lx)", COMPUTE_STEPS, sum, wbits);
 	check(vec[0] == n * COMPUTE_STEPS && vec[1] == 3 * n * COMPUTE_STEPS,
 	      "SSE integer sums are exact (%lu %lu)", vec[0], vec[1]);
 	__asm__ volatile("fldt %1; fistpll %0" : "=m"(x87_int) : "m"(x87));
@@ -253,6 +248,17 @@ TEST(test_lazy_cr0, "lazy-cr0", "the guest reads only its own CR0.TS, never the 
 		__asm__ volatile("xorps %%xmm6, %%xmm6" ::: "memory");
 		check_ts(false, "after my first FPU use");
 	}
+	/* SMSW's faults, as hardware raises them, also when the hypervisor answers it */
+	u64 hole = virt_base + start_info->nr_pages * PAGE_SIZE + PAGE_SIZE;
+	HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+	fault_reset();
+	__asm__ volatile("1: smsw (%0)\n2:\n" EXTABLE(1b, 2b) :: "r"(hole) : "memory");
+	check_eq(last_fault.vector, EXC_PF, "SMSW to unmapped memory: #PF");
+	check_eq((long)last_fault.cr2, (long)hole, "... at that address");
+	HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+	fault_reset();
+	__asm__ volatile("1: smsw (%0)\n2:\n" EXTABLE(1b, 2b) :: "r"(1ULL << 63) : "memory");
+	check_eq(last_fault.vector, EXC_GP, "SMSW to a non-canonical address: #GP");
 	HYPERVISOR_fpu_taskswitch(1);
 	check_ts(true, "after fpu_taskswitch(1)");
 	HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
