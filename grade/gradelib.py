@@ -31,6 +31,8 @@ TAIL_LINES = 15
 EXIT_RE = re.compile(r"^pvlab: exit (\w+)\s*$")
 RESULT_RE = re.compile(r"^\(d(\d+)\) Test result: (\w+)\s*$")
 STUB_RE = re.compile(r"\blab (\d+): .*not implemented", re.IGNORECASE)
+FAIL_RE = re.compile(r"^\(d\d+\) FAIL: ")
+FAIL_LINES = 10                 # failed checks listed in a report (the log has them all)
 TEST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 DOMAIN_RE = re.compile(r"^d\d+$")
 
@@ -643,13 +645,20 @@ def relevant_stub(line, lab):
 
 
 def failure_report(outcome, root_arg="", log_shown=None):
-    """The lines printed under a failed test: not-implemented stubs, problems, the output's
-    tail, the log and the commands to reproduce the run."""
+    """The lines printed under a failed test: not-implemented stubs, problems, the failed
+    checks, the output's tail, the log and the commands to reproduce the run."""
     out = []
     stubs = [l for l in outcome.run.lines if relevant_stub(l, outcome.test.lab)]
     for line in stubs[:5]:
         out.append(">>> " + line)
     out += outcome.problems
+    # Every failed check, even one far above the tail (a long test's last lines are PASSes).
+    fails = [l for l in outcome.run.lines if FAIL_RE.match(l)]
+    if fails:
+        out.append("failed checks:")
+        out += ["  | " + l for l in fails[:FAIL_LINES]]
+        if len(fails) > FAIL_LINES:
+            out.append("  ... %d more in the log" % (len(fails) - FAIL_LINES))
     tail = outcome.run.lines[-TAIL_LINES:]
     if tail:
         out.append("last %d lines of output:" % len(tail))

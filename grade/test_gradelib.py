@@ -488,6 +488,18 @@ class QemuTests(unittest.TestCase):
         self.assertIn("make qemu-gdb ARGS='-- test=crash'", report)
         self.assertIn("QEMU itself failed (status 1)", "\n".join(self.run_test("qemu-error").problems))
 
+    def test_report_shows_every_failed_check(self):
+        test = gradelib.Test(1, {"name": "long", "points": 1, "domains": ["test=long"]})
+        lines = ["(d0) PASS: check %d" % i for i in range(5)] + ["(d0) FAIL: the one that matters: got 1"]
+        lines += ["(d0) PASS: check %d" % i for i in range(5, 40)] + ["(d0) Test result: FAILURE"]
+        run = gradelib.Run(lines, 5, 0.1)
+        report = gradelib.failure_report(gradelib.Outcome(test, "FAIL", [], run, "x.log"))
+        self.assertIn("  | (d0) FAIL: the one that matters: got 1", report)
+        self.assertEqual(report.index("failed checks:") + 1, report.index("  | (d0) FAIL: the one that matters: got 1"))
+        many = gradelib.Run(["(d0) FAIL: %d" % i for i in range(30)], 5, 0.1)
+        report = gradelib.failure_report(gradelib.Outcome(test, "FAIL", [], many, "x.log"))
+        self.assertIn("  ... 20 more in the log", report)
+
     def test_timeout_kills_process_group(self):
         o = self.run_test("hang")
         self.assertEqual(o.verdict, "TIMEOUT")

@@ -78,7 +78,6 @@ void sleep_ns(u64 ns);			/* block (not spin) for at least ns */
 void evtchn_upcall(void);		/* the callback vector's handler */
 typedef void (*evtchn_handler_t)(unsigned port);
 void evtchn_set_handler(unsigned port, evtchn_handler_t h);
-extern volatile u64 upcalls;		/* how many upcalls arrived */
 static inline long HYPERVISOR_set_timer_op(u64 timeout)
 {
 	return _hypercall(__HYPERVISOR_set_timer_op, timeout, 0, 0, 0, 0);

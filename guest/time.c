@@ -5,7 +5,6 @@
 #include "guest/kernel.h"
 
 struct shared_info *shared_info;
-volatile u64 upcalls;
 static evtchn_handler_t handlers[64 * 64];
 
 long time_init(void)
@@ -113,7 +112,6 @@ void evtchn_upcall(void)
 {
 #if SOLUTION(3)
 	struct vcpu_info *vi = &shared_info->vcpu_info[0];
-	upcalls++;
 	WRITE_ONCE(vi->evtchn_upcall_pending, 0);
 	u64 sel = __atomic_exchange_n(&vi->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
 	while (sel) {

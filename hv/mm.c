@@ -78,6 +78,7 @@ static int get_entry(struct domain *d, pte_t e, int level)
 	/* Lab 2: check e's flags, take a general reference on its target with get_page() and
 	 * the type reference the level calls for with get_page_type(). */
 	(void)d, (void)e, (void)level;
+	lab_stub_warn(NULL, 2, "get_entry");
 	return -XEN_ENOSYS;
 #endif // SOLUTION(2)
 }
@@ -95,6 +96,7 @@ static void put_entry(pte_t e, int level)
 #else // SOLUTION(2)
 	/* Lab 2: the mirror image of get_entry(). */
 	(void)e, (void)level;
+	lab_stub_warn(NULL, 2, "put_entry");
 #endif // SOLUTION(2)
 }
 
@@ -159,6 +161,7 @@ int get_page_type(struct domain *d, mfn_t mfn, int type)
 	/* Lab 2: the heart of direct paging -- see the comment at the top of this file.
 	 * validate_table() checks a whole table with your get_entry(). */
 	(void)d, (void)mfn, (void)type, (void)validate_table;
+	lab_stub_warn(NULL, 2, "get_page_type");
 	return -XEN_ENOSYS;
 #endif // SOLUTION(2)
 }
@@ -180,6 +183,7 @@ void put_page_type(mfn_t mfn)
 	/* Lab 2: the mirror image of get_page_type(); devalidate_table() undoes
 	 * validate_table(). */
 	(void)mfn, (void)devalidate_table;
+	lab_stub_warn(NULL, 2, "put_page_type");
 #endif // SOLUTION(2)
 }
 

@@ -36,6 +36,46 @@ static void audit(void)
 	check_eq(HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_audit, 0), 0, "the audit finds every count right");
 }
 
+/* The machine address of the L1 entry that maps va in the live tables. */
+static u64 pte_ma(u64 va)
+{
+	pte_t *pte = find_pte(current_l4(), va);
+	return (virt_to_mfn(pte) << PAGE_SHIFT) + ((u64)pte & (PAGE_SIZE - 1));
+}
+
+/* Only the hypervisor side, on the tables the domain builder made: no guest code of lab 2. */
+TEST(test_pt_hypercalls, "pt-hypercalls", "the three hypercalls on the builder's tables")
+{
+	u64 *page = alloc_page(), *other = alloc_page(), *table = alloc_page();
+	u64 va = (u64)page, mfn = virt_to_mfn(page), other_mfn = virt_to_mfn(other);
+	u64 pt_mfn = virt_to_mfn((void *)start_info->pt_base);	/* our L4 */
+	page[0] = 0xaaaa, other[0] = 0xbbbb;
+	check_eq(HYPERVISOR_update_va_mapping(va, (other_mfn << PAGE_SHIFT) | RO, UVMF_INVLPG), 0,
+		 "update_va_mapping: point a page's address at another page, read-only");
+	check_eq(read_fault((u64 *)va), -1, "... it reads");
+	check_eq((long)*(volatile u64 *)va, 0xbbbb, "... the other page");
+	check_eq(write_fault((u64 *)va, 1), EXC_PF, "... and faults on a write");
+	struct mmu_update u = { pte_ma(va) | MMU_NORMAL_PT_UPDATE, (mfn << PAGE_SHIFT) | RW };
+	unsigned done = 99;
+	check_eq(HYPERVISOR_mmu_update(&u, 1, &done, DOMID_SELF), 0, "mmu_update: point it back, writable");
+	check_eq(done, 1, "... one update done");
+	check_eq((long)*(volatile u64 *)va, 0xaaaa, "... it shows its own page again");
+	check_eq(HYPERVISOR_update_va_mapping(va, (pt_mfn << PAGE_SHIFT) | RW, UVMF_INVLPG), -XEN_EBUSY,
+		 "map our L4 writable: -EBUSY");
+	check_eq(HYPERVISOR_update_va_mapping(va, (0x100ULL << PAGE_SHIFT) | RO, UVMF_INVLPG), -XEN_EINVAL,
+		 "map the hypervisor's frame: -EINVAL");
+	u64 tmfn = virt_to_mfn(table);
+	check_eq(mmuext(MMUEXT_PIN_L1_TABLE, tmfn), -XEN_EBUSY, "pin a page that is mapped writable: -EBUSY");
+	check_eq(HYPERVISOR_update_va_mapping((u64)table, (tmfn << PAGE_SHIFT) | RO, UVMF_INVLPG), 0,
+		 "make an empty page read-only");
+	check_eq(mmuext(MMUEXT_PIN_L1_TABLE, tmfn), 0, "mmuext_op: pin it as an L1 table");
+	audit();
+	check_eq(mmuext(MMUEXT_UNPIN_TABLE, tmfn), 0, "mmuext_op: unpin it");
+	check_eq(HYPERVISOR_update_va_mapping((u64)table, (tmfn << PAGE_SHIFT) | RW, UVMF_INVLPG), 0,
+		 "make it writable again");
+	audit();
+}
+
 TEST(test_pt_map, "pt-map", "map, unmap and remap pages, with new tables at every level")
 {
 	u64 *page = alloc_page();
