@@ -362,6 +362,7 @@ void handle_exit(struct vcpu *v, struct vm_exit *e)
 	case EXIT_CR_READ: handle_cr_read(v, e); break;
 	case EXIT_EXCEPTION: handle_exception(v, e); break;
 	case EXIT_INTR: break;	/* the host took it on the way out of svm_vmrun/vmx_run */
+	case EXIT_NONE: break;
 	case EXIT_INTR_WINDOW: vcpu_ops->set_intercept(v, INTERCEPT_INTR_WINDOW, false); break;
 	case EXIT_TRIPLE_FAULT: domain_crash(v->dom, "triple fault"); break;
 	case EXIT_FORBIDDEN: inject_exception(v, EXC_UD, 0); break;

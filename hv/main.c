@@ -62,8 +62,9 @@ static void parse_hv_option(const char *w, size_t n)
 		host_fault_test();
 		return;
 	}
-	printf("pvlab: bad hypervisor option '%s' (known: sched_ms=1..100, fpu=eager|lazy, hostfault=1); "
-	       "domains follow '--'\n", buf);
+	printf("pvlab: bad hypervisor option '");
+	console_write_untrusted(buf, strlen(buf));
+	printf("' (known: sched_ms=1..100, fpu=eager|lazy, hostfault=1); domains follow '--'\n");
 	machine_exit(EXIT_CONFIG);
 }
 

@@ -123,6 +123,15 @@ static struct vcpu *pick_next(int *last)
 	return NULL;
 }
 
+/* The hypervisor has the CPU back -- after a VM exit of any kind (a host interrupt, the
+ * VMX-preemption timer, a hypercall...) whatever the guest's IF, or after idling: the one
+ * place where timers fire and wake their vCPUs, so that no domain's timer waits until
+ * another domain gives the CPU up. */
+static void cpu_back(void)
+{
+	timers_check();
+}
+
 /* Nothing to run: wait for an interrupt, or stop if nothing could ever wake anyone. */
 static void idle(void)
 {
@@ -130,7 +139,7 @@ static void idle(void)
 		if (domains[i].state == DOM_RUNNING && can_wake(&domains[i].vcpu)) {
 			sti_hlt();
 			cli();
-			timers_check();
+			cpu_back();
 			return;
 		}
 	finish("every domain is blocked and nothing can wake them");
@@ -142,6 +151,7 @@ void sched_run(void)
 	lapic_timer_start(1000);
 	for (;;) {
 		reap();
+		cpu_back();	/* wake whoever's timer expired during the last slice first */
 		struct vcpu *v = pick_next(&last);
 		if (!v) {
 			idle();
@@ -159,9 +169,9 @@ void sched_run(void)
 				time_update(v->dom);
 				last_update = ticks;
 			}
-			timers_check();
 			event_deliver(v);
 			vcpu_ops->run(v, &e);
+			cpu_back();
 			handle_exit(v, &e);
 		}
 		current = NULL;

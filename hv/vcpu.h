@@ -43,6 +43,7 @@ enum exit_reason {
 	EXIT_FORBIDDEN,		/* a virtualization or cache-control instruction: #UD it */
 	EXIT_ENTRY_FAILED,	/* the CPU refused to enter the guest: see exit.why */
 	EXIT_UNHANDLED,		/* anything else: crashes the domain */
+	EXIT_NONE,		/* the backend emulated the exit itself: nothing left to do */
 };
 
 enum cr_access { CR_MOV, CR_CLTS, CR_LMSW, CR_SMSW, CR_UNKNOWN };
@@ -93,7 +94,8 @@ struct vcpu_ops {
 	 * paging on at CR3 = cr3 (a machine address) and every security intercept on. */
 	int (*vcpu_create)(struct vcpu *v, u64 cr3);
 	void (*vcpu_destroy)(struct vcpu *v);
-	/* Run the guest until the next VM exit and decode it into *e. */
+	/* Run the guest until the next VM exit and decode it into *e.  Exactly one exit per
+	 * call, so that the scheduler sees every time the CPU comes back (sched.c). */
 	void (*run)(struct vcpu *v, struct vm_exit *e);
 	/* Queue an event for the next entry (error code only for exceptions that have one). */
 	void (*inject)(struct vcpu *v, enum event_type type, u8 vector, bool has_err, u32 err);

@@ -690,10 +690,11 @@ static void decode_exit(struct vcpu *v, struct vm_exit *e)
 static void vmx_run(struct vcpu *v, struct vm_exit *e)
 {
 	vmcs_use(v);
-	do
-		enter(v);
-	while (emulate_cr_read(v));
-	decode_exit(v, e);
+	enter(v);
+	if (emulate_cr_read(v))
+		*e = (struct vm_exit){ .reason = EXIT_NONE, .raw = VMX_EXIT_CR_ACCESS };
+	else
+		decode_exit(v, e);
 }
 
 /* ---------------------------------------------------------------------------------------

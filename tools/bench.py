@@ -88,7 +88,7 @@ def main():
         sys.exit("usage: tools/bench.py [--emu NAME]")
     if not os.path.exists(KERNEL):
         sys.exit("bench: no obj/hv.elf: run make first")
-    lines, times, first, total = run(emu, "-- test=bench-hypercall,bench-paging,bench-time")
+    lines, times, first, total = run(emu, "-- test=bench-hypercall,bench-paging,bench-time,bench-fpu")
     bench, mhz = results(lines)
     if not mhz or "null-hypercall" not in bench:
         print("\n".join(lines[-20:]))
@@ -123,10 +123,15 @@ def main():
         hc = bench["time-hypercall"]
         row("by hypercall", hc, mhz)
         row("from shared info", bench["time-shared-info"], mhz, hc, "of a hypercall")
-    lab8(emu, mhz, bench["null-hypercall"])
+    if "fpu-switch" in bench:
+        print("FPU/SSE state, switched eagerly at each change of domain (hv/fpu.c)")
+        y = bench["yield-same-domain"]
+        row("yield, same domain", y, mhz)
+        row("FPU save + restore", bench["fpu-switch"], mhz, y, "of a yield")
+    lab8(emu, mhz)
 
 
-def lab8(emu, mhz, null_hc):
+def lab8(emu, mhz):
     """Lab 8: FPU switching, eager vs lazy, between domains and between guest threads (one
     boot per configuration: the mode is a hypervisor option)."""
     switch = {}

@@ -108,6 +108,33 @@ TEST(test_fpu_mine, "fpu-mine", "my FPU/SSE registers start at reset and stay mi
 	      round, d ? "; changed: " : "", d ? d : "");
 }
 
+/* Leave an unmasked x87 exception pending (a waiting FP instruction would raise #MF) and
+ * MXCSR with every exception unmasked while the hypervisor saves and loads the state: it
+ * must not take the fault itself, and the pending state must come back as it was. */
+TEST(test_fpu_pending, "fpu-pending", "switch FPU state with an x87 exception pending")
+{
+	static const u16 unmasked = 0x0340;	/* all six x87 exceptions unmasked */
+	u32 mxcsr = 0x0000;			/* all SSE exceptions unmasked */
+	__asm__ volatile("fninit; fldcw %0; fld1; fldz; fdivrp %%st(1)" ::"m"(unmasked));
+	__asm__ volatile("ldmxcsr %0" ::"m"(mxcsr));
+	fxsave(&pattern);
+	if (!check(pattern.fsw & 0x84, "a zero-divide is pending (FSW %x)", pattern.fsw))
+		return;
+	int round;
+	const char *d = NULL;
+	for (round = 0; round < FPU_ROUNDS; round++) {
+		HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+		fxsave(&now);
+		if ((d = fpu_diff(&now, &pattern)))
+			break;
+	}
+	check(round == FPU_ROUNDS, "the pending exception survived %d yields%s%s", round,
+	      d ? "; changed: " : "", d ? d : "");
+	__asm__ volatile("fnclex; fninit");
+	mxcsr = MXCSR_RESET;
+	__asm__ volatile("ldmxcsr %0" ::"m"(mxcsr));
+}
+
 TEST(test_fpu_crash, "fpu-crash", "fill the FPU/SSE registers, then crash with them loaded")
 {
 	fill(seed());
@@ -232,4 +259,37 @@ TEST(test_xenver_caps, "xenver-caps", "XENVER_capabilities writes the whole 1024
 		beyond += buf[i] == 0xa5;
 	check_eq((long)zero, (long)(sizeof(xen_capabilities_info_t) - n), "the rest of the 1024 bytes is NUL");
 	check_eq((long)beyond, (long)(PAGE_SIZE - sizeof(xen_capabilities_info_t)), "nothing past them is written");
+}
+
+#define SPIN_NS 2000000000ULL	/* how long spin-cli keeps interrupts off */
+#define NAPS 20			/* timer-nap: sleeps of NAP_NS, each needing a timer */
+#define NAP_NS 25000000ULL
+
+/* A domain that keeps interrupts off for a long time -- from boot: it never sets IF, which
+ * some emulators need to see before a host interrupt makes a guest exit.  Nobody else's
+ * timer may wait for it.  It spins on the TSC, calibrated against the hypervisor's clock. */
+TEST(test_spin_cli, "spin-cli", "spin 2 s with interrupts off")
+{
+	u64 t0 = (u64)HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_system_time, 0), c0 = rdtsc();
+	spin_tsc(1000000);
+	u64 t1 = (u64)HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_system_time, 0), c1 = rdtsc();
+	if (!check(t1 > t0 && c1 > c0, "the TSC and the system time advance"))
+		return;
+	u64 cycles = SPIN_NS * (c1 - c0) / (t1 - t0);
+	check(!(read_rflags() & RFLAGS_IF), "interrupts are off");
+	printf("spin: start\n");
+	cli();
+	spin_tsc(cycles);
+	printf("spin: end\n");
+}
+
+/* The other side: NAPS sleeps on the one-shot timer, which must fire while spin-cli spins. */
+TEST(test_timer_nap, "timer-nap", "sleep on the timer 20 times while another domain spins")
+{
+	if (!check_eq(time_init(), 0, "map shared info and register the callback vector"))
+		return;
+	for (int i = 0; i < NAPS; i++) {
+		sleep_ns(NAP_NS);
+		printf("woke %d\n", i);
+	}
 }
