@@ -110,6 +110,31 @@ long balloon_inflate(u64 n);			/* give back up to n pages (one batch): how many 
 long balloon_deflate(u64 n);			/* take back up to n pages (one batch): how many came */
 u64 balloon_current(void);			/* pages we hold: nr_pages - ballooned */
 
+/* thread.c, fpu.c (lab 8): cooperative threads, each with its own FPU state, switched
+ * lazily (CR0.TS through fpu_taskswitch, then #NM) */
+#define MAX_THREADS 8
+struct thread {
+	u64 rsp;			/* saved while it does not run */
+	int id;
+	bool done;
+	void (*fn)(void *);
+	void *arg;
+	u64 fpu_traps;			/* #NM taken by this thread (tests, bench) */
+	struct fxsave_area fpu;		/* its FPU/SSE registers while another thread has them */
+};
+extern struct thread *thread_current, *fpu_owner_thread;
+extern bool threads_fpu_eager;		/* bench: eager switching in the guest instead */
+struct thread *thread_create(void (*fn)(void *), void *arg);
+void thread_yield(void);
+void thread_join_all(void);
+void fpu_thread_init(struct thread *t);
+void fpu_thread_switch(struct thread *next);
+bool fpu_nm_trap(void);			/* trap.c: true if the #NM was lazy switching */
+static inline long HYPERVISOR_fpu_taskswitch(int set)
+{
+	return _hypercall(__HYPERVISOR_fpu_taskswitch, (u64)set, 0, 0, 0, 0);
+}
+
 /* time: a busy wait of roughly `cycles` TSC ticks (before lab 3's PV clock exists) */
 static inline void spin_tsc(u64 cycles)
 {

@@ -99,6 +99,8 @@ void guest_trap(struct gtrapframe *tf)
 		tf->rip = fix;
 		return;
 	}
+	if (tf->vector == EXC_NM && fpu_nm_trap())
+		return;	/* lab 8: the first FPU instruction since a thread switch */
 	printf("guest: unexpected exception %lu at rip %lx (error code %lx, cr2 %lx)\n",
 	       tf->vector, tf->rip, tf->errcode, tf->vector == EXC_PF ? read_cr2() : 0);
 	printf("guest: rax %lx rbx %lx rcx %lx rdx %lx rsp %lx\n", tf->rax, tf->rbx, tf->rcx,

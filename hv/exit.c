@@ -82,6 +82,7 @@ struct insn {
 	u8 rex;			/* the REX prefix (0 = none) */
 	u8 seg;			/* 0x64 (FS) or 0x65 (GS) override, else 0 */
 	bool lock, addr32;	/* LOCK; address-size override (0x67) */
+	bool opsize16;		/* operand-size override (0x66) */
 };
 
 static u8 insn_byte(struct insn *in)
@@ -118,7 +119,8 @@ static u8 insn_prefixes(struct insn *in)
 		case 0xf0: in->lock = true; break;
 		case 0x64: case 0x65: in->seg = b; break;
 		case 0x67: in->addr32 = true; break;
-		case 0x66: case 0xf2: case 0xf3: case 0x26: case 0x2e: case 0x36: case 0x3e: break;
+		case 0x66: in->opsize16 = true; break;
+		case 0xf2: case 0xf3: case 0x26: case 0x2e: case 0x36: case 0x3e: break;
 		default: return b;
 		}
 		in->rex = 0;	/* a legacy prefix after REX cancels it */
@@ -183,16 +185,43 @@ static int lmsw_source(struct insn *in, u8 modrm, struct vm_exit *e)
 	return 0;
 }
 
+/* SMSW (lab 8: it reads CR0, so it exits while TS is set underneath the guest): store the
+ * guest's own CR0 as hardware would -- the whole register into a register operand (the
+ * low 16 bits under 0x66), the low 16 bits into memory.  0 if done, else the
+ * exception the store raises. */
+static int smsw_store(struct insn *in, u8 modrm)
+{
+	u64 cr0 = vcpu_ops->get_cr(in->v, 0);
+	if (modrm >> 6 == 3) {
+		u64 *r = &in->v->regs.gpr[(modrm & 7) | (in->rex & 1 ? 8 : 0)];
+		*r = in->opsize16 ? (*r & ~0xffffULL) | (u16)cr0 : in->rex & 8 ? cr0 : (u32)cr0;
+		return 0;
+	}
+	u64 a = insn_address(in, modrm);
+	u16 w = (u16)cr0;
+	if (in->bad)
+		return 0;
+	if (!IS_CANONICAL(a))
+		return EXC_GP;
+	if (copy_to_guest(in->v, a, &w, sizeof(w)) < 0) {
+		vcpu_ops->set_cr(in->v, 2, a);
+		return EXC_PF;	/* reported as a write to a page that is not present */
+	}
+	return 0;
+}
+
 /* Decode the CR-writing instruction at RIP ourselves when the CPU did not: MOV to CRn
  * ([prefixes] [REX] 0f 22 /r: the mod bits are ignored, REX.R selects CR8-15, REX.B the
- * register), CLTS (0f 06) or LMSW (0f 01 /6, register or memory).  Returns 0 (decoded into
- * *e, or left CR_UNKNOWN if the bytes are none of these), or the exception hardware would
- * raise: #UD for a LOCK prefix, #GP/#PF for LMSW's memory operand. */
+ * register), CLTS (0f 06) or LMSW (0f 01 /6, register or memory); for a read exit (lab 8),
+ * MOV from CRn (0f 20 /r) or SMSW (0f 01 /4), which smsw_store() also carries out.  Returns
+ * 0 (decoded into *e, or left CR_UNKNOWN if the bytes are none of these), or the exception
+ * hardware would raise: #UD for a LOCK prefix, #GP/#PF for LMSW's or SMSW's memory operand. */
 static int decode_cr_insn(struct vcpu *v, struct vm_exit *e)
 {
 	struct insn in = { .v = v };
+	bool rd = e->reason == EXIT_CR_READ;
 	u8 b = insn_prefixes(&in), op = insn_byte(&in);
-	if (in.bad || b != 0x0f || (op != 0x06 && op != 0x22 && op != 0x01))
+	if (in.bad || b != 0x0f || (op != (rd ? 0x20 : 0x22) && op != 0x01 && (rd || op != 0x06)))
 		return 0;
 	if (in.lock)
 		return EXC_UD;
@@ -202,12 +231,15 @@ static int decode_cr_insn(struct vcpu *v, struct vm_exit *e)
 	} else {
 		u8 modrm = insn_byte(&in);
 		unsigned reg = (modrm >> 3) & 7;
-		if (op == 0x22 && (reg | (in.rex & 4 ? 8 : 0)) == e->cr.cr) {
+		if ((op == 0x22 || op == 0x20) && (reg | (in.rex & 4 ? 8 : 0)) == e->cr.cr) {
 			e->cr.kind = CR_MOV;
 			e->cr.gpr = (modrm & 7) | (in.rex & 1 ? 8 : 0);
-		} else if (op == 0x01 && reg == 6 && e->cr.cr == 0) {
+		} else if (op == 0x01 && reg == 6 && e->cr.cr == 0 && !rd) {
 			e->cr.kind = CR_LMSW;
 			fault = lmsw_source(&in, modrm, e);
+		} else if (op == 0x01 && reg == 4 && e->cr.cr == 0 && rd) {
+			e->cr.kind = CR_SMSW;
+			fault = smsw_store(&in, modrm);
 		} else {
 			return 0;
 		}
@@ -280,12 +312,34 @@ static void handle_cr_write(struct vcpu *v, struct vm_exit *e)
 	skip_insn(v, e);
 }
 
+/* A read of CR0 that exited (lab 8, SVM: TS set underneath the guest): the guest gets
+ * its own CR0, never the TS the hypervisor set for lazy FPU switching. */
+static void handle_cr_read(struct vcpu *v, struct vm_exit *e)
+{
+	e->cr.kind = CR_UNKNOWN;
+	e->insn_len = 0;
+	int fault = decode_cr_insn(v, e);
+	if (fault) {
+		inject_exception(v, (u8)fault, 0);
+		return;
+	}
+	if (e->cr.kind == CR_MOV && e->cr.gpr >= 0)
+		v->regs.gpr[e->cr.gpr] = vcpu_ops->get_cr(v, e->cr.cr);
+	else if (e->cr.kind != CR_SMSW || !e->insn_len) {
+		domain_crash(v->dom, "cannot decode the read of CR%u at %lx", e->cr.cr, v->regs.rip);
+		return;
+	}
+	skip_insn(v, e);
+}
+
 static void handle_exception(struct vcpu *v, struct vm_exit *e)
 {
 	/* #DB and #AC are intercepted only so that they cannot hang the CPU; the guest
 	 * handles them itself.  A machine check is the host's business. */
 	if (e->exc.vector == EXC_MC)
 		panic("machine check while running d%u", v->dom->id);
+	if (e->exc.vector == EXC_NM && fpu_nm_exit(v))
+		return;	/* lab 8: the hypervisor's own lazy-FPU trap, handled */
 	inject_exception(v, e->exc.vector, e->exc.err);
 }
 
@@ -313,6 +367,7 @@ void handle_exit(struct vcpu *v, struct vm_exit *e)
 	case EXIT_MSR_READ: handle_msr(v, e, false); break;
 	case EXIT_MSR_WRITE: handle_msr(v, e, true); break;
 	case EXIT_CR_WRITE: handle_cr_write(v, e); break;
+	case EXIT_CR_READ: handle_cr_read(v, e); break;
 	case EXIT_EXCEPTION: handle_exception(v, e); break;
 	case EXIT_INTR: break;	/* the host took it on the way out of svm_vmrun/vmx_run */
 	case EXIT_NONE: break;

@@ -111,10 +111,13 @@ bool sched_slice_over(void);
 long do_sched_op(struct vcpu *v, u64 cmd, u64 arg);
 extern unsigned sched_slice_ms;
 
-/* fpu.c: each vCPU's x87/SSE registers, switched eagerly */
+/* fpu.c: each vCPU's x87/SSE registers, switched eagerly or (lab 8) lazily */
 void fpu_init(struct vcpu *v);
 void fpu_switch_to(struct vcpu *v);
 void fpu_release(struct vcpu *v);
+bool fpu_nm_exit(struct vcpu *v);
+long do_fpu_taskswitch(struct vcpu *v, u64 set, u64 a2, u64 a3, u64 a4, u64 a5);
+extern bool fpu_lazy;
 
 /* exit.c */
 void handle_exit(struct vcpu *v, struct vm_exit *e);

@@ -83,6 +83,7 @@ static long do_sched_op_hc(struct vcpu *v, u64 cmd, u64 arg, u64 a3 UNUSED, u64 
 
 static const hypercall_fn hypercall_table[NR_HYPERCALLS] = {
 	[__HYPERVISOR_console_io] = do_console_io,
+	[__HYPERVISOR_fpu_taskswitch] = do_fpu_taskswitch,
 	[__HYPERVISOR_sched_op] = do_sched_op_hc,
 	[__HYPERVISOR_xen_version] = do_xen_version,
 	[__HYPERVISOR_multicall] = do_multicall,
@@ -214,6 +215,8 @@ long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64 a3, u64 a4, u64 a5)
 			guest_console_log(v->dom, s);
 		return n;
 	}
+	case PVLAB_DEBUG_fpu_switches:
+		return (long)v->fpu_switches;
 	case PVLAB_DEBUG_time_stress:
 		time_stress_set(v->dom, arg != 0);
 		return 0;

@@ -3,7 +3,7 @@
  *
  *   <hypervisor options> -- <dom0 spec> -- <domU spec> ...
  *
- * Hypervisor options: sched_ms=N (time slice, 1..100 ms).  A domain spec is an optional
+ * Hypervisor options: sched_ms=N (time slice, 1..100 ms), fpu=eager|lazy (hv/fpu.c).  A domain spec is an optional
  * mem=SIZE followed by the guest's own command line.  With no spec at all we boot the demo.
  */
 #include "hv/hv.h"
@@ -86,11 +86,15 @@ static void parse_hv_option(const char *w, size_t n)
 		sched_slice_ms = (unsigned)val;
 		return;
 	}
+	if (!strcmp(buf, "fpu=eager") || !strcmp(buf, "fpu=lazy")) {
+		fpu_lazy = buf[4] == 'l';
+		return;
+	}
 	if (!strncmp(buf, "hostfault=", 10) && host_fault_test(buf + 10))
 		return;		/* make test: a host bug must dump and exit */
 	printf("pvlab: bad hypervisor option '");
 	console_write_untrusted(buf, strlen(buf));
-	printf("' (known: sched_ms=1..100, hostfault=1|null|nullwrite|nullcall|stack); "
+	printf("' (known: sched_ms=1..100, fpu=eager|lazy, hostfault=1|null|nullwrite|nullcall|stack); "
 	       "domains follow '--'\n");
 	machine_exit(EXIT_CONFIG);
 }

@@ -17,6 +17,8 @@ void svm_vmrun(u64 vmcb_pa, struct cpu_regs *regs, u64 host_vmcb_pa);
 struct svm_vcpu {
 	struct vmcb *vmcb;
 	u64 vmcb_pa;
+	u64 guest_cr0;		/* CR0 as the guest sees it; the VMCB's adds TS under fpu_trap */
+	bool fpu_trap;		/* set_fpu_trap(): TS set underneath the guest, #NM exits */
 };
 
 static u8 *iopm, *msrpm;	/* shared by all vCPUs: the policy is the same for all */
@@ -138,7 +140,7 @@ static int svm_vcpu_create(struct vcpu *v, u64 cr3)
 	set_seg(&g->idtr, 0, 0, 0);
 	g->cpl = 0;
 	g->efer = EFER_LME | EFER_LMA | EFER_NXE | EFER_SVME;
-	g->cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+	g->cr0 = s->guest_cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
 	g->cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
 	g->cr3 = cr3;
 	g->dr6 = 0xffff0ff0;
@@ -214,9 +216,10 @@ static void decode_exit(struct vcpu *v, struct vmcb *vm, struct vm_exit *e)
 		e->insn_len = (unsigned)(vm->ctl.exitinfo2 - v->regs.rip);	/* EXITINFO2 = next RIP */
 	} else if (code == SVM_EXIT_MSR) {
 		e->reason = i1 ? EXIT_MSR_WRITE : EXIT_MSR_READ;
-	} else if (code >= SVM_EXIT_CR0_WRITE && code <= SVM_EXIT_CR15_WRITE) {
-		e->reason = EXIT_CR_WRITE;
-		e->cr.cr = (u8)(code - SVM_EXIT_CR0_WRITE);
+	} else if ((code >= SVM_EXIT_CR0_WRITE && code <= SVM_EXIT_CR15_WRITE) ||
+		   code == SVM_EXIT_CR0_READ) {
+		e->reason = code == SVM_EXIT_CR0_READ ? EXIT_CR_READ : EXIT_CR_WRITE;
+		e->cr.cr = (u8)(code == SVM_EXIT_CR0_READ ? 0 : code - SVM_EXIT_CR0_WRITE);
 		e->cr.kind = CR_UNKNOWN;
 		e->cr.gpr = -1;
 		e->cr.lmsw = -1;	/* LMSW, CLTS and MOV look alike here: exit.c decodes */
@@ -311,18 +314,33 @@ static void svm_set_intercept(struct vcpu *v, enum intercept what, bool on)
 static u64 svm_get_cr(struct vcpu *v, int cr)
 {
 	struct vmcb_save *g = &vmcb_of(v)->save;
-	return cr == 0 ? g->cr0 : cr == 2 ? g->cr2 : cr == 3 ? g->cr3 : g->cr4;
+	return cr == 0 ? ((struct svm_vcpu *)v->hw)->guest_cr0 : cr == 2 ? g->cr2 : cr == 3 ? g->cr3 : g->cr4;
 }
 
 static void svm_set_cr(struct vcpu *v, int cr, u64 val)
 {
-	struct vmcb *vm = vmcb_of(v);
+	struct svm_vcpu *s = v->hw;
+	struct vmcb *vm = s->vmcb;
 	switch (cr) {
-	case 0: vm->save.cr0 = val; break;
+	case 0:
+		s->guest_cr0 = val;
+		vm->save.cr0 = s->fpu_trap ? val | CR0_TS : val;
+		break;
 	case 2: vm->save.cr2 = val; break;
 	case 3: vm->save.cr3 = val; vm->ctl.tlb_control = 1; break;
 	case 4: vm->save.cr4 = val; break;
 	}
+}
+
+/* SVM has no CR0 read shadow: while TS is set underneath the guest, its CR0 reads (MOV
+ * from CR0, SMSW) exit too, and exit.c answers them with the guest's own CR0. */
+static void svm_set_fpu_trap(struct vcpu *v, bool on)
+{
+	struct svm_vcpu *s = v->hw;
+	s->fpu_trap = on;
+	s->vmcb->ctl.cr_read = on ? BIT(0) : 0;
+	svm_set_intercept(v, INTERCEPT_NM, on);
+	svm_set_cr(v, 0, s->guest_cr0);
 }
 
 static u64 svm_get_efer(struct vcpu *v) { return vmcb_of(v)->save.efer & ~EFER_SVME; }
@@ -359,6 +377,7 @@ const struct vcpu_ops svm_ops = {
 	.set_intercept = svm_set_intercept,
 	.get_cr = svm_get_cr,
 	.set_cr = svm_set_cr,
+	.set_fpu_trap = svm_set_fpu_trap,
 	.get_efer = svm_get_efer,
 	.get_fs_gs_base = svm_get_fs_gs_base,
 	.set_efer = svm_set_efer,

@@ -35,6 +35,7 @@ enum exit_reason {
 	EXIT_MSR_READ,		/* RDMSR of an MSR not on the pass-through list (ECX) */
 	EXIT_MSR_WRITE,		/* WRMSR likewise (ECX, EDX:EAX) */
 	EXIT_CR_WRITE,		/* a write to CR0, CR3 or CR4: see exit.cr */
+	EXIT_CR_READ,		/* a read of CR0 while set_fpu_trap() is on (SVM only) */
 	EXIT_EXCEPTION,		/* an intercepted exception: see exit.exc */
 	EXIT_INTR,		/* a host interrupt arrived (already handled by the host) */
 	EXIT_INTR_WINDOW,	/* the guest can now take the interrupt we asked to inject */
@@ -45,7 +46,7 @@ enum exit_reason {
 	EXIT_NONE,		/* the backend emulated the exit itself: nothing left to do */
 };
 
-enum cr_access { CR_MOV, CR_CLTS, CR_LMSW, CR_UNKNOWN };
+enum cr_access { CR_MOV, CR_CLTS, CR_LMSW, CR_SMSW, CR_UNKNOWN };
 
 struct vm_exit {
 	enum exit_reason reason;
@@ -102,6 +103,9 @@ struct vcpu_ops {
 	bool (*intr_allowed)(struct vcpu *v);
 	void (*set_intercept)(struct vcpu *v, enum intercept what, bool on);
 	u64 (*get_cr)(struct vcpu *v, int cr);	/* cr = 0, 2, 3, 4: the value the guest sees */
+	/* Lazy FPU (lab 8): on = CR0.TS set underneath the guest and #NM exits, so that its
+	 * first FPU instruction exits; the guest still reads and writes its own CR0.TS. */
+	void (*set_fpu_trap)(struct vcpu *v, bool on);
 	void (*set_cr)(struct vcpu *v, int cr, u64 val);
 	u64 (*get_efer)(struct vcpu *v);	/* as the guest sees it (no SVME) */
 	void (*set_efer)(struct vcpu *v, u64 val);
@@ -130,6 +134,7 @@ struct vcpu {
 	u8 upcall_vector;	/* lab 3: the guest's callback vector, 0 = none yet */
 	bool upcall_due;	/* lab 3: an upcall is owed (upcall_pending went 0 -> 1) */
 	struct fxsave_area fpu;	/* x87/SSE registers while another vCPU has the FPU (fpu.c) */
+	u64 fpu_switches;	/* lab 8: loads and saves of this vCPU's FPU state (fpu.c) */
 };
 
 #endif

@@ -29,6 +29,7 @@ struct vmx_vcpu {
 	bool launched;		/* VMLAUNCHed since its last VMCLEAR: VMRESUME next */
 	u32 cpu_ctl;		/* the controls that change at run time, as last written */
 	u32 exceptions;
+	bool fpu_trap;		/* set_fpu_trap(): TS set in GUEST_CR0 but not in the read shadow */
 	u64 cr2;		/* not switched by VMX: ours to keep */
 	u64 kernel_gs_base;	/* not switched by VMX, and the guest writes it directly */
 	u64 exit_rip;		/* RIP at the last exit; if RIP moved, that instruction is done */
@@ -760,7 +761,10 @@ static void vmx_set_cr(struct vcpu *v, int cr, u64 val)
 	vmcs_use(v);
 	switch (cr) {
 	case 0:
-		vmcs_write(GUEST_CR0, (val | cr0_fixed0) & cr0_fixed1);
+		/* The mask owns every bit, so the guest reads the shadow: TS set underneath
+		 * for lazy FPU stays invisible to it. */
+		vmcs_write(GUEST_CR0, ((val | (((struct vmx_vcpu *)v->hw)->fpu_trap ? CR0_TS : 0)) |
+				       cr0_fixed0) & cr0_fixed1);
 		vmcs_write(CR0_READ_SHADOW, val);
 		break;
 	case 2: ((struct vmx_vcpu *)v->hw)->cr2 = val; break;
@@ -770,6 +774,15 @@ static void vmx_set_cr(struct vcpu *v, int cr, u64 val)
 		vmcs_write(CR4_READ_SHADOW, val);
 		break;
 	}
+}
+
+/* Lazy FPU: the guest/host mask covers CR0.TS, so the real TS may differ from the TS the
+ * guest reads (the shadow); #NM exits only while the two differ. */
+static void vmx_set_fpu_trap(struct vcpu *v, bool on)
+{
+	((struct vmx_vcpu *)v->hw)->fpu_trap = on;
+	vmx_set_intercept(v, INTERCEPT_NM, on);
+	vmx_set_cr(v, 0, vmx_get_cr(v, 0));
 }
 
 static u64 vmx_get_efer(struct vcpu *v) { vmcs_use(v); return vmcs_read(GUEST_IA32_EFER); }
@@ -1025,6 +1038,7 @@ const struct vcpu_ops vmx_ops = {
 	.inject = vmx_inject,
 	.intr_allowed = vmx_intr_allowed,
 	.set_intercept = vmx_set_intercept,
+	.set_fpu_trap = vmx_set_fpu_trap,
 	.get_cr = vmx_get_cr,
 	.set_cr = vmx_set_cr,
 	.get_efer = vmx_get_efer,

@@ -153,6 +153,41 @@ def main():
         drv = bench["balloon-inflate-single"]
         row("balloon, page by page", drv, mhz)
         row("balloon, one batch", bench["balloon-inflate-batch"], mhz, drv, "of page by page")
+    lab8(emu, mhz)
+
+
+def lab8(emu, mhz):
+    """Lab 8: FPU switching, eager vs lazy, between domains and between guest threads (one
+    boot per configuration: the mode is a hypervisor option)."""
+    switch = {}
+    for mode in ("eager", "lazy"):
+        for use in ("0", "1"):
+            lines = run(emu, f"fpu={mode} -- test=bench-fpu-switch use={use} -- "
+                             f"test=bench-fpu-peer use={use}")[0]
+            for name, cycles in results(lines)[0].items():
+                switch[(mode, name)] = cycles
+    threads = results(run(emu, "fpu=lazy -- test=bench-fpu-threads")[0])[0]
+    base = switch.get(("eager", "fpu-switch-unused"))
+    if not base or "nm-round-trip" not in threads:
+        print("lab 8: (no results: is lab 8 done?)")
+        return
+    print("lab 8: FPU switching (domains: a round trip, two switches; threads: one switch;"
+          " FPU used or unused after each; best of 50 batches)")
+    for mode, name, label in (("eager", "fpu-switch-unused", "domains eager, unused"),
+                              ("lazy", "fpu-switch-unused", "domains lazy, unused"),
+                              ("eager", "fpu-switch-used", "domains eager, used"),
+                              ("lazy", "fpu-switch-used", "domains lazy, used")):
+        if (mode, name) in switch:
+            row(label, switch[(mode, name)], mhz, base, "of eager, unused")
+            exits = switch.get((mode, name + "-exits"))
+            if exits is not None:
+                print(f"  {'':<22} {exits / 100:9.2f} VM exits of this domain per round trip")
+    eager = threads["thread-eager"]
+    row("threads eager (guest)", eager, mhz)
+    row("threads lazy, unused", threads["thread-lazy-unused"], mhz, eager, "of eager in guest")
+    row("threads lazy, used", threads["thread-lazy-used"], mhz, eager, "of eager in guest")
+    row("guest #NM round trip", threads["nm-round-trip"], mhz, threads["fpu-null-hypercall"],
+        "of a null hypercall")
 
 
 if __name__ == "__main__":

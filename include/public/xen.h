@@ -246,6 +246,15 @@ struct mmuext_op {
  */
 
 /* ---------------------------------------------------------------------------------------
+ * fpu_taskswitch(int set)                                                            lab 8
+ *   set != 0: set this vCPU's CR0.TS, so that its next x87/MMX/SSE instruction raises #NM
+ *   in the guest (its handler then calls fpu_taskswitch(0) and restores the state of the
+ *   thread now running); set == 0: clear it.  The guest's own TS, which MOV from CR0
+ *   reads: the TS the hypervisor may set underneath for its own lazy switching is never
+ *   visible to the guest, nor are its #NM exceptions delivered to it.  Returns 0.
+ */
+
+/* ---------------------------------------------------------------------------------------
  * hvm_op(int cmd, void *arg): only the callback vector, as Xen's PVHVM guests set it. lab 3
  */
 #define HVMOP_set_param		0
@@ -384,6 +393,8 @@ STATIC_ASSERT(__builtin_offsetof(struct start_info, cmd_line) == 128);
 					 * that all five argument registers arrive */
 #define PVLAB_DEBUG_block_count	6	/* lab 3: times this vCPU slept in SCHEDOP_block */
 #define PVLAB_DEBUG_free_frames	15	/* lab 7: how many machine frames are free */
+#define PVLAB_DEBUG_fpu_switches 16	/* lab 8: how often this vCPU's FPU state was
+					 * loaded into or saved from the registers */
 
 #include "public/grant_table.h"		/* lab 5 */
 #include "public/memory.h"		/* lab 7 */
