@@ -142,6 +142,8 @@ long do_mmuext_op(struct vcpu *v, u64 ops, u64 count, u64 done, u64 domid, u64);
 long do_update_va_mapping(struct vcpu *v, u64 va, u64 val, u64 flags, u64, u64);
 long mm_audit(struct domain *d);
 void mm_teardown(struct domain *d);
+long mm_host_map(struct domain *d, u64 va, mfn_t mfn, bool writable);	/* grant mappings (lab 5) */
+long mm_host_unmap(struct domain *d, u64 va, mfn_t mfn);
 
 /* time.c (lab 3): PV time and the one-shot timer */
 void time_init(void);
