@@ -167,6 +167,9 @@ void evtchn_raise(struct domain *d, unsigned port);
 long do_event_channel_op(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);
 long do_poll(struct vcpu *v, u64 arg);
 
+/* grant.c (lab 5): grant tables */
+long do_grant_table_op(struct vcpu *v, u64 cmd, u64 uop, u64 count, u64, u64);
+
 /* hypercall.c (lab 1) */
 typedef long (*hypercall_fn)(struct vcpu *v, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5);
 void hypercall_entry(struct vcpu *v, struct vm_exit *e);
