@@ -336,6 +336,8 @@ static s16 copy(struct vcpu *v, struct gnttab_copy *op)
 #endif // SOLUTION(5)
 }
 
+STATIC_ASSERT(sizeof(struct gnttab_copy) <= 64 && sizeof(struct gnttab_map_grant_ref) <= 64);
+
 /* The ops of grant_table_op: size of the structure, offset of its status, the handler. */
 typedef s16 (*gnttab_fn)(struct vcpu *v, void *op);
 static const struct {
@@ -368,11 +370,11 @@ long do_grant_table_op(struct vcpu *v, u64 cmd, u64 uop, u64 count, u64 a4 UNUSE
 		u64 at = uop + i * size;
 		if (i > 0 && hypercall_preempt_check())
 			return hypercall_create_continuation(v, __HYPERVISOR_grant_table_op, cmd, at, count - i, 0, 0);
-		u8 op[64];
+		u64 op[8];	/* the largest op, aligned for its u64 fields */
 		if (copy_from_guest(v, op, at, size) < 0 || guest_access_ok(v, at, size, true) < 0)
 			return -XEN_EFAULT;
 		s16 st = ops[cmd].fn(v, op);
-		memcpy(op + ops[cmd].status, &st, sizeof(st));
+		memcpy((u8 *)op + ops[cmd].status, &st, sizeof(st));
 		if (copy_to_guest(v, at, op, size) < 0)
 			return -XEN_EFAULT;
 	}

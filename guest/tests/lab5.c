@@ -113,6 +113,12 @@ TEST(test_front, "grant-front", "grant pages to dom0; revoke only once unmapped"
 {
 	if (!setup())
 		return;
+	struct gnttab_query_size qs = { .dom = DOMID_SELF };
+	long r = HYPERVISOR_grant_table_op(GNTTABOP_query_size, &qs, 1);
+	check(r == 0 && qs.status == GNTST_okay &&
+	      qs.nr_frames == GNTTAB_NR_FRAMES && qs.max_nr_frames == GNTTAB_MAX_FRAMES,
+	      "query_size: %u frames of at most %u", qs.nr_frames, qs.max_nr_frames);
+	check_eq(HYPERVISOR_grant_table_op(GNTTABOP_query_size, &qs, 2), -XEN_EINVAL, "query_size with count 2: -EINVAL");
 	char *page = alloc_page(), *ro = alloc_page();
 	memcpy(page, "ping from d1", sizeof("ping from d1"));
 	memcpy(ro, "read-only data", sizeof("read-only data"));
@@ -205,6 +211,9 @@ TEST(test_back, "grant-back", "map, write and copy the front's grants; every ref
 		 "onto the hypercall page: general_error");
 	check_eq(gnttab_map(peer, FIRST_REF, (u64)mfn_to_virt(current_l4()), false), GNTST_general_error,
 		 "onto our L4 table's page: general_error");
+	check_eq(HYPERVISOR_grant_table_op(99, NULL, 1), -XEN_ENOSYS, "an unknown op: -ENOSYS");
+	check_eq(HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, (void *)8, 1), -XEN_EFAULT,
+		 "an unreadable op: -EFAULT");
 	check_eq(gnttab_unmap(MAP_VA, 200), GNTST_bad_handle, "an unused handle: bad_handle");
 	check_eq(gnttab_unmap(MAP_VA, 1U << 20), GNTST_bad_handle, "a handle past the maptrack: bad_handle");
 	check_eq(gnttab_unmap(MAP_VA2, (grant_handle_t)h), GNTST_general_error, "the right handle at the wrong address");
