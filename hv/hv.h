@@ -154,6 +154,8 @@ long do_mmuext_op(struct vcpu *v, u64 ops, u64 count, u64 done, u64 domid, u64);
 long do_update_va_mapping(struct vcpu *v, u64 va, u64 val, u64 flags, u64, u64);
 long mm_audit(struct domain *d);
 bool mm_teardown(struct domain *d, u64 deadline);
+long mm_host_map(struct domain *d, u64 va, mfn_t mfn, bool writable);	/* grant mappings (lab 5) */
+long mm_host_unmap(struct domain *d, u64 va, mfn_t mfn);
 
 /* memory.c (lab 7): the reservation, for balloon drivers */
 long do_memory_op(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);
@@ -180,6 +182,9 @@ long do_hvm_op(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);
 void evtchn_raise(struct domain *d, unsigned port);
 long do_event_channel_op(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);
 long do_poll(struct vcpu *v, u64 arg);
+
+/* grant.c (lab 5): grant tables */
+long do_grant_table_op(struct vcpu *v, u64 cmd, u64 uop, u64 count, u64, u64);
 
 /* hypercall.c (lab 1) */
 typedef long (*hypercall_fn)(struct vcpu *v, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5);

@@ -76,12 +76,21 @@ static bool count_underflow(mfn_t mfn, u32 count, const char *what)
 	return true;
 }
 
-/* Drop a general reference of mfn. */
+/* Drop a general reference of mfn.  The last reference of an orphan (a frame whose owner
+ * died while another domain still mapped it by a grant) frees it. */
 void put_page(mfn_t mfn)
 {
-	if (count_underflow(mfn, frame_of(mfn) ? frame_of(mfn)->count : 0, "count"))
+	struct frame *f = frame_of(mfn);
+	if (count_underflow(mfn, f ? f->count : 0, "count"))
 		return;
-	frame_of(mfn)->count--;
+	if (--f->count == 0 && (f->flags & FRAME_ORPHAN)) {
+		if (f->type_count) {
+			printf("pvlab: orphan frame %lx: type count %u left, not freed\n", mfn, f->type_count);
+			return;
+		}
+		f->flags = 0;
+		page_free(mfn);
+	}
 }
 
 /* Share d's frame mfn, which the hypervisor will keep writing while d runs, with d: it gets a
@@ -105,6 +114,33 @@ static bool is_table_type(int type)
 
 int get_page_type(struct domain *d, mfn_t mfn, int type);
 void put_page_type(mfn_t mfn);
+
+/* ---- foreign (grant) mappings: given code, so that lab 2 stands alone ----
+ * get_entry() refuses every frame that is not the table owner's, so an entry of a table of
+ * domain d that maps a frame d does not own can only have been written by mm_host_map():
+ * a grant mapping (lab 5).  Such an entry lives in an L1 table and holds, like any entry, a
+ * general and (writable) a type reference on its target -- on the granter's frame.  It goes
+ * only through mm_host_unmap(): a guest update that would overwrite it is refused, and a
+ * table devalidated with one inside crashes its owner (Xen's "implicit unmap of a granted
+ * PTE"), since the grant layer would never learn that the mapping is gone. */
+
+/* Is e, an entry of a table owned by domain `owner`, a grant mapping? */
+static bool is_foreign_entry(u16 owner, pte_t e)
+{
+	struct frame *f = frame_of(PTE_MFN(e));
+	return (e & PTE_P) && (!f || f->owner != owner);
+}
+
+static void put_entry(pte_t e, int level);
+
+/* Give back entry e of a table of `owner` that is going away (devalidation). */
+static void release_entry(u16 owner, pte_t e, int level)
+{
+	if (is_foreign_entry(owner, e) && owner < MAX_DOMAINS)
+		domain_crash(&domains[owner], "implicit unmap of a grant mapping (%lx): use GNTTABOP_unmap_grant_ref",
+			     (unsigned long)e);
+	put_entry(e, level);
+}
 
 /* Validate entry e of a level-`level` table of domain d and take the references it needs.
  * Returns 0 (also for a non-present entry), or a negative errno. */
@@ -200,7 +236,7 @@ static void finish_deferred(mfn_t mfn)
 	f->flags &= ~FRAME_DEFERRED;
 	deferred_count[f->owner]--;
 	for (int i = 0; i < PT_ENTRIES; i++)
-		put_entry(t[i], (int)f->next);
+		release_entry(f->owner, t[i], (int)f->next);
 }
 
 #define UNTIL_SLICE_OVER (~0ULL)	/* a drain_deferred() deadline: hypercall_preempt_check() */
@@ -367,6 +403,8 @@ static long mod_entry(struct domain *d, mfn_t table, unsigned idx, pte_t val)
 		return -XEN_EINVAL;
 	pte_t *t = mfn_to_virt(table);
 	pte_t old = t[idx];
+	if (is_foreign_entry(d->id, old))
+		return -XEN_EBUSY;	/* a grant mapping: only unmap_grant_ref removes it */
 	int r = get_entry(d, val, f->type);
 	if (r < 0)
 		return r;
@@ -601,29 +639,96 @@ long do_mmuext_op(struct vcpu *v, u64 ops, u64 count, u64 done_ptr, u64 domid, u
 #endif // SOLUTION(2)
 }
 
+/* The L1 table that maps va in the address space whose L4 is `base`, walked through d's
+ * own tables (given: lab 2's update_va_mapping and lab 5's grant mappings both need it).
+ * Returns its frame, or INVALID_MFN if va is not canonical or no table of d maps it. */
+static mfn_t va_to_l1(struct domain *d, mfn_t base, u64 va)
+{
+	if (!IS_CANONICAL(va))
+		return INVALID_MFN;
+	mfn_t table = base;
+	for (int level = 4; level > 1; level--) {
+		if (!owns(d, table))
+			return INVALID_MFN;
+		pte_t e = ((pte_t *)mfn_to_virt(table))[PT_INDEX(va, level)];
+		if (!(e & PTE_P))
+			return INVALID_MFN;	/* no L1 table maps va */
+		table = PTE_MFN(e);
+	}
+	return table;
+}
+
 /* update_va_mapping(va, val, flags): set the L1 entry that maps va in the current address
  * space, as one mmu_update would. */
 long do_update_va_mapping(struct vcpu *v, u64 va, u64 val, u64 flags, u64 a4 UNUSED, u64 a5 UNUSED)
 {
 #if SOLUTION(2)
-	if (!IS_CANONICAL(va) || (flags & ~(u64)(UVMF_FLUSHTYPE_MASK | UVMF_ALL)))
+	if (flags & ~(u64)(UVMF_FLUSHTYPE_MASK | UVMF_ALL))
 		return -XEN_EINVAL;
-	mfn_t table = vcpu_ops->get_cr(v, 3) >> PAGE_SHIFT;
-	for (int level = 4; level > 1; level--) {
-		if (!owns(v->dom, table))
-			return -XEN_EINVAL;
-		pte_t e = ((pte_t *)mfn_to_virt(table))[PT_INDEX(va, level)];
-		if (!(e & PTE_P))
-			return -XEN_EINVAL;	/* no L1 table maps va */
-		table = PTE_MFN(e);
-	}
+	mfn_t table = va_to_l1(v->dom, vcpu_ops->get_cr(v, 3) >> PAGE_SHIFT, va);
+	if (table == INVALID_MFN)
+		return -XEN_EINVAL;
 	return mod_entry(v->dom, table, PT_INDEX(va, 1), val);
 #else // SOLUTION(2)
-	/* Lab 2: find the L1 table that maps va by walking from CR3, then mod_entry(). */
-	(void)va, (void)val, (void)flags;
+	/* Lab 2: find the L1 table that maps va with va_to_l1(), then mod_entry(). */
+	(void)va, (void)val, (void)flags, (void)va_to_l1;
 	lab_stub_warn(v, 2, "do_update_va_mapping");
 	return -XEN_ENOSYS;
 #endif // SOLUTION(2)
+}
+
+/* The entry of d's validated L1 table that maps page-aligned va in d's current address
+ * space, or NULL. */
+static pte_t *host_slot(struct domain *d, u64 va)
+{
+	if (va & (PAGE_SIZE - 1))
+		return NULL;
+	mfn_t l1 = va_to_l1(d, vcpu_ops->get_cr(&d->vcpu, 3) >> PAGE_SHIFT, va);
+	struct frame *f = frame_of(l1);
+	if (l1 == INVALID_MFN || !owns(d, l1) || f->type != PGT_l1 || !(f->flags & FRAME_VALIDATED))
+		return NULL;
+	return (pte_t *)mfn_to_virt(l1) + PT_INDEX(va, 1);
+}
+
+/* Grant mapping, the lab 2 half (given): map frame mfn, which its owner granted to d (the
+ * caller, lab 5's map_grant_ref, has checked the grant), at page-aligned va of d's current
+ * address space, writable or not.  The entry takes a general reference on mfn and, when
+ * writable, a writable type reference -- so lab 2's rules keep holding: a page table is
+ * never mapped writable, a frame mapped writable never becomes one.  Nothing may be mapped
+ * at va yet.  0, -XEN_EINVAL (va not page-aligned or not in a validated L1 of d; mfn not
+ * another live domain's frame) or -XEN_EBUSY (va in use; writable but mfn is typed as
+ * something else, such as a page table). */
+long mm_host_map(struct domain *d, u64 va, mfn_t mfn, bool writable)
+{
+	pte_t *slot = host_slot(d, va);
+	struct frame *f = frame_of(mfn);
+	if (!slot || !f || f->owner >= MAX_DOMAINS || f->owner == d->id ||
+	    domains[f->owner].state != DOM_RUNNING)
+		return -XEN_EINVAL;
+	if (*slot & PTE_P)
+		return -XEN_EBUSY;
+	struct domain *g = &domains[f->owner];
+	if (get_page(g, mfn) < 0)
+		return -XEN_EINVAL;
+	if (writable && get_page_type(g, mfn, PGT_writable) < 0) {
+		put_page(mfn);
+		return -XEN_EBUSY;
+	}
+	*slot = (mfn << PAGE_SHIFT) | PTE_P | PTE_U | PTE_A | (writable ? PTE_W | PTE_D : 0);
+	return 0;
+}
+
+/* Undo mm_host_map(d, va, mfn, ...): va must still map mfn by a grant mapping.  0 or
+ * -XEN_EINVAL. */
+long mm_host_unmap(struct domain *d, u64 va, mfn_t mfn)
+{
+	pte_t *slot = host_slot(d, va);
+	if (!slot || !is_foreign_entry(d->id, *slot) || PTE_MFN(*slot) != mfn)
+		return -XEN_EINVAL;
+	pte_t old = *slot;
+	*slot = 0;
+	put_entry(old, 1);
+	return 0;
 }
 
 /* ---- the audit: recount every reference of d from its live tables (given, not a lab) ---- */
@@ -636,6 +741,43 @@ static int audit_report(struct domain *d, mfn_t m, const char *what, u64 got, u6
 	if (bad < 8)
 		printf("pvlab: d%u audit: frame %lx %s %lu, expected %lu\n", d->id, m, what, got, want);
 	return bad + 1;
+}
+
+/* Add to want_count/want_type what the entries of live (or deferred) tables take on d's
+ * frames: of every domain's tables (grant mappings of d's frames included), or only of other
+ * domains' with `others`.  A foreign entry of d's own tables is checked too: only an L1
+ * entry may be one (a grant mapping), of a live domain's frame or an orphan.  Returns `bad`
+ * plus the problems reported. */
+static int count_entries(struct domain *d, bool others, int bad)
+{
+	for (mfn_t m = 0; m < frames_total(); m++) {
+		struct frame *f = frame_of(m);
+		bool live = is_table_type(f->type) && (f->flags & FRAME_VALIDATED);
+		if (f->owner >= MAX_DOMAINS || (others && f->owner == d->id) ||
+		    !(live || (f->flags & FRAME_DEFERRED)))
+			continue;
+		int level = live ? f->type : (int)f->next;	/* a deferred table's entries count too */
+		pte_t *t = mfn_to_virt(m);
+		for (int i = 0; i < PT_ENTRIES; i++) {
+			if (!(t[i] & PTE_P))
+				continue;
+			mfn_t tg = PTE_MFN(t[i]);
+			struct frame *tf = frame_of(tg);
+			bool foreign = is_foreign_entry(f->owner, t[i]);
+			if (foreign && f->owner == d->id && (level > 1 || !tf || (tf->owner >= MAX_DOMAINS && !(tf->flags & FRAME_ORPHAN))))
+				bad = audit_report(&domains[f->owner], m, "maps a foreign frame, entry", (u64)i, 0, bad);
+			if (!tf || tf->owner != d->id)
+				continue;
+			int type = level > 1 ? level - 1 : (t[i] & PTE_W) ? PGT_writable : PGT_none;
+			want_count[tg]++;
+			if (type != PGT_none) {
+				want_type[tg]++;
+				if (tf->type != type)
+					bad = audit_report(d, tg, "has type", tf->type, (u64)type, bad);
+			}
+		}
+	}
+	return bad;
 }
 
 /* Recompute the counts of every frame of d; print mismatches.  0 if all agree, else
@@ -664,30 +806,7 @@ long mm_audit(struct domain *d)
 	}
 	mfn_t base = vcpu_ops->get_cr(&d->vcpu, 3) >> PAGE_SHIFT;
 	want_count[base]++, want_type[base]++;
-	for (mfn_t m = 0; m < n; m++) {
-		struct frame *f = frame_of(m);
-		bool live = is_table_type(f->type) && (f->flags & FRAME_VALIDATED);
-		if (f->owner != d->id || !(live || (f->flags & FRAME_DEFERRED)))
-			continue;
-		int level = live ? f->type : (int)f->next;	/* a deferred table's entries count too */
-		pte_t *t = mfn_to_virt(m);
-		for (int i = 0; i < PT_ENTRIES; i++) {
-			if (!(t[i] & PTE_P))
-				continue;
-			mfn_t tg = PTE_MFN(t[i]);
-			int type = level > 1 ? level - 1 : (t[i] & PTE_W) ? PGT_writable : PGT_none;
-			if (!owns(d, tg)) {
-				bad = audit_report(d, m, "maps a foreign frame, entry", (u64)i, 0, bad);
-				continue;
-			}
-			want_count[tg]++;
-			if (type != PGT_none) {
-				want_type[tg]++;
-				if (frame_of(tg)->type != type)
-					bad = audit_report(d, tg, "has type", frame_of(tg)->type, (u64)type, bad);
-			}
-		}
-	}
+	bad = count_entries(d, false, bad);
 	for (mfn_t m = 0; m < n; m++) {
 		struct frame *f = frame_of(m);
 		if (f->owner != d->id)
@@ -702,6 +821,37 @@ long mm_audit(struct domain *d)
 	if (bad)
 		printf("pvlab: d%u audit: %d problems\n", d->id, bad);
 	return bad ? -XEN_EINVAL : 0;
+}
+
+/* d is dying and its own references are gone; frames of d that other domains still map by
+ * grant mappings must outlive it (no use-after-free): they become orphans, no domain's,
+ * keeping the mappings' references, and the last put_page() frees them.  Reports them. */
+static void orphan_mapped_frames(struct domain *d)
+{
+	mfn_t n = frames_total();
+	bool counted = n <= AUDIT_MAX_FRAMES;	/* else: every frame still referenced */
+	unsigned orphans = 0;
+	for (mfn_t m = 0; counted && m < n; m++)
+		want_count[m] = want_type[m] = 0;
+	if (counted)
+		count_entries(d, true, 0);
+	for (mfn_t m = 0; m < n; m++) {
+		struct frame *f = frame_of(m);
+		if (f->owner != d->id || !(counted ? want_count[m] > 0 : f->count > 1))
+			continue;
+		if (counted && (f->count != 1 + want_count[m] || f->type_count != want_type[m]))
+			printf("pvlab: d%u teardown: frame %lx count %u type_count %u, mapped %u/%u by others\n",
+			       d->id, m, f->count, f->type_count, want_count[m], want_type[m]);
+		f->owner = OWNER_XEN;
+		f->flags = FRAME_ORPHAN;
+		if (f->count > 1)
+			f->count--;	/* the allocation reference */
+		m2p[m] = ~0ULL;
+		orphans++;
+	}
+	if (orphans)
+		printf("pvlab: d%u teardown: %u frames still mapped by other domains (grants), freed at their last unmap\n",
+		       d->id, orphans);
 }
 
 /* Release every reference d's own structures hold (its base pointer, pins and the
@@ -741,6 +891,7 @@ drain:
 	if (!drain_deferred(d, deadline))
 		return false;
 	released[d->id] = false;
+	orphan_mapped_frames(d);
 	unsigned leaks = 0;
 	for (mfn_t m = 0; m < frames_total(); m++) {
 		struct frame *f = frame_of(m);
