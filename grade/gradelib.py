@@ -42,7 +42,7 @@ TEST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 DOMAIN_RE = re.compile(r"^d\d+$")
 
 TEST_KEYS = {"name", "points", "domains", "hvopts", "expect", "reject", "status",
-             "results", "timeout", "quiet"}
+             "results", "timeout", "quiet", "emulators"}
 LAB_KEYS = {"lab", "name", "handout", "files", "tests"}
 TOP_KEYS = {"labs", "instructor_only", "leak_allow"}
 
@@ -76,6 +76,7 @@ class Test:
         self.results = dict(spec.get("results", default))
         self.timeout = float(spec.get("timeout", DEFAULT_TIMEOUT))
         self.quiet = float(spec.get("quiet", hang.DEFAULT_QUIET))
+        self.emulators = spec.get("emulators")      # None: every emulator
         self.hidden = hidden
 
     @property
@@ -166,6 +167,9 @@ def check_test(spec, where, system=False):
             errs.append("%s: domain args %r must not contain '--'" % (where, d))
     if not isinstance(spec.get("hvopts", ""), str):
         errs.append("%s: 'hvopts' must be a string" % where)
+    if "emulators" in spec and (not system or not _str_list(spec["emulators"]) or not spec["emulators"]):
+        errs.append("%s: 'emulators' (a system test's only) must be a non-empty list of launcher names"
+                    % where)
     for key in ("expect", "reject"):
         pats = spec.get(key, [])
         # expect may hold groups: a list of patterns that match in any order

@@ -105,8 +105,9 @@ TEST(test_boot_pages_hostile, "boot-pages-hostile", "start_info and the hypercal
 #define HOG_L1S 64			/* the batches' tree: 64 full L1s, about a slice to hook */
 #define HOG_L1S_MAX 16384		/* l1s=N (bounds measurement): 64 MiB of L1 tables */
 #define HOG_VA (2ULL << 39)		/* L4 slot 2, where the tree is hooked and unhooked */
-#define WITNESS_FROM_MS 2000UL		/* the witness watches the clock from (at the latest) ... */
-#define WITNESS_UNTIL_MS 4000UL		/* ... until this system time */
+#define WITNESS_FROM_MS 3000UL		/* the witness watches the clock from (at the latest) ...
+					 * (Bochs' clock reads about 2.2 s at its boot) */
+#define WITNESS_UNTIL_MS 5000UL		/* ... until this system time */
 #define HOG_OVERLAP_MS 500UL		/* each hog's batch starts this long before that at least */
 #define WITNESS_MAX_GAP_MS 100UL	/* 20 slices of 5 ms: without preemption, seconds */
 
