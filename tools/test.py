@@ -20,10 +20,13 @@ Suites (each prints its own closing "N passed, N failed" line, which we add up):
   bochs     the VMX backend's system tests under Bochs, skipped when no VMX-capable
             bochs is installed
 """
+import concurrent.futures
+import io
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,14 +47,19 @@ SUITES = [
     ("bochs", [PY, "grade/grade.py", "--system", "--emu", "bochs"]),
 ]
 
+FIRST = ("host", "build")	# in this order, before the others (they need obj/hv.elf)
+LONGEST = ["mutants", "bochs", "kit", "walk", "system", "gdb", "clang", "grader", "launchers"]
+LANES = max(1, int(os.environ.get("PVLAB_TEST_LANES", "2")))
+
 COUNT = re.compile(r"(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$")
 UNITTEST_RAN = re.compile(r"^Ran (\d+) tests?")
 UNITTEST_BAD = re.compile(r"^FAILED \((.*)\)")
 
 
-def run(name, argv):
-    """Run one suite, echoing its output; return (passed, failed, skipped)."""
-    print(f"==> {name}: {' '.join(argv)}", flush=True)
+def run(name, argv, out):
+    """Run one suite, writing its output to out (a file); return (passed, failed, skipped)."""
+    out.write(f"==> {name}: {' '.join(argv)}\n")
+    out.flush()
     start = time.monotonic()
     p = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          stdin=subprocess.DEVNULL, text=True, errors="replace")
@@ -59,8 +67,8 @@ def run(name, argv):
     counted = False
     ran = None
     for line in p.stdout:
-        sys.stdout.write(line)
-        sys.stdout.flush()
+        out.write(line)
+        out.flush()
         line = line.rstrip("\n")
         m = COUNT.search(line)
         if m and name not in ("grader", "launchers"):
@@ -83,19 +91,43 @@ def run(name, argv):
         passed, failed = (1, 0) if rc == 0 else (0, 1)
     elif rc not in (0, 77) and failed == 0:
         failed = 1	# it said all passed but exited non-zero: something else broke
-    print(f"<== {name}: {passed} passed, {failed} failed, {skipped} skipped"
-          f" ({time.monotonic() - start:.1f}s)", flush=True)
+    out.write(f"<== {name}: {passed} passed, {failed} failed, {skipped} skipped"
+              f" ({time.monotonic() - start:.1f}s)\n")
+    out.flush()
     return passed, failed, skipped
 
 
+def run_buffered(name, argv, lock):
+    """Run one suite beside others: its output is held back and printed whole at its end,
+    so that suites never interleave line by line."""
+    with lock:
+        print(f"... {name}: started", flush=True)
+    buf = io.StringIO()
+    counts = run(name, argv, buf)
+    with lock:
+        sys.stdout.write(buf.getvalue())
+        sys.stdout.flush()
+    return counts
+
+
 def main():
+    """Run the chosen suites (all by default): FIRST in order, the rest LANES at a time (most
+    of them boot QEMU or Bochs on both cores, but a few are mostly waiting, so two lanes
+    keep the machine busy), longest first; then the closing count."""
     only = sys.argv[1:]
+    chosen = [(n, a) for n, a in SUITES if not only or n in only]
     total = [0, 0, 0]
-    for name, argv in SUITES:
-        if only and name not in only:
-            continue
-        for i, n in enumerate(run(name, argv)):
-            total[i] += n
+    for name, argv in chosen:
+        if name in FIRST:
+            for i, n in enumerate(run(name, argv, sys.stdout)):
+                total[i] += n
+    rest = sorted((s for s in chosen if s[0] not in FIRST), key=lambda s: LONGEST.index(s[0])
+                  if s[0] in LONGEST else len(LONGEST))
+    lock = threading.Lock()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=LANES) as pool:
+        for counts in pool.map(lambda s: run_buffered(s[0], s[1], lock), rest):
+            for i, n in enumerate(counts):
+                total[i] += n
     print(f"total: {total[0]} passed, {total[1]} failed, {total[2]} skipped")
     sys.exit(1 if total[1] else 0)
 
