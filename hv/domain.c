@@ -265,6 +265,7 @@ struct domain *domain_build(const char *spec, const void *elf, size_t elf_len, b
 	}
 	d->shared_info_mfn = page_alloc(id);
 	frame_of(d->shared_info_mfn)->count = 1;
+	share_page_with_guest(d, d->shared_info_mfn);	/* we write it: never a page table */
 	d->start_info_mfn = p2m[l.start_info];
 	d->nr_pages = l.nr_pages;
 	d->virt_base = l.virt_base;

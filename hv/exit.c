@@ -295,7 +295,7 @@ void handle_exit(struct vcpu *v, struct vm_exit *e)
 	v->exits++;
 	time_stress_step(v->dom);
 	switch (e->reason) {
-	case EXIT_HYPERCALL: hypercall_entry(v, e); break;
+	case EXIT_HYPERCALL: hypercall_exit(v, e); break;
 	case EXIT_CPUID: handle_cpuid(v, e); break;
 	case EXIT_HLT:
 		/* Sleep until an event, unless one is pending and could be delivered now. */

@@ -104,6 +104,7 @@ NORETURN void sched_run(void);
 void vcpu_block(struct vcpu *v);
 void vcpu_wake(struct vcpu *v);
 void sched_yield(void);
+bool sched_slice_over(void);
 long do_sched_op(struct vcpu *v, u64 cmd, u64 arg);
 extern unsigned sched_slice_ms;
 
@@ -138,6 +139,7 @@ int get_page(struct domain *d, mfn_t mfn);
 void put_page(mfn_t mfn);
 int get_page_type(struct domain *d, mfn_t mfn, int type);
 void put_page_type(mfn_t mfn);
+void share_page_with_guest(struct domain *d, mfn_t mfn);	/* every page we write while d runs */
 bool is_pinned_l4(struct domain *d, mfn_t mfn);
 void set_baseptr(struct vcpu *v, mfn_t mfn);
 long do_mmu_update(struct vcpu *v, u64 reqs, u64 count, u64 done, u64 domid, u64);
@@ -145,6 +147,8 @@ long do_mmuext_op(struct vcpu *v, u64 ops, u64 count, u64 done, u64 domid, u64);
 long do_update_va_mapping(struct vcpu *v, u64 va, u64 val, u64 flags, u64, u64);
 long mm_audit(struct domain *d);
 void mm_teardown(struct domain *d);
+long mm_host_map(struct domain *d, u64 va, mfn_t mfn, bool writable);	/* grant mappings (lab 5) */
+long mm_host_unmap(struct domain *d, u64 va, mfn_t mfn);
 
 /* time.c (lab 3): PV time and the one-shot timer */
 void time_init(void);
@@ -172,6 +176,13 @@ long do_poll(struct vcpu *v, u64 arg);
 typedef long (*hypercall_fn)(struct vcpu *v, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5);
 void hypercall_entry(struct vcpu *v, struct vm_exit *e);
 long hypercall_call(struct vcpu *v, u64 nr, const u64 args[5]);
+void hypercall_exit(struct vcpu *v, struct vm_exit *e);
+/* Continuations (XSA-45): a long hypercall checks hypercall_preempt_check() between pieces
+ * of work (never before the first, so every entry makes progress) and, when it says so,
+ * returns hypercall_create_continuation(v, op, args advanced past the work done). */
+bool hypercall_preempt_check(void);
+long hypercall_create_continuation(struct vcpu *v, u64 op, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5);
+long multicall_run_entry(struct vcpu *v, struct multicall_entry *mc, bool *again);
 long do_multicall(struct vcpu *v, u64 calls, u64 nr_calls, u64, u64, u64);
 long do_xen_version(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);
 long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);

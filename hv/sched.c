@@ -11,6 +11,7 @@ unsigned sched_slice_ms = 5;
 static volatile bool need_resched;
 static volatile unsigned slice_used;
 static volatile u64 ticks;
+static u64 slice_start_tsc;	/* when the running vCPU's slice began */
 
 const char *shutdown_reason_name(int reason);
 
@@ -36,6 +37,13 @@ void vcpu_wake(struct vcpu *v)
 void sched_yield(void)
 {
 	need_resched = true;
+}
+
+/* Has the running vCPU used up its time slice?  Read from the TSC, not the tick count:
+ * the hypervisor runs with interrupts off, so no tick arrives while a hypercall works. */
+bool sched_slice_over(void)
+{
+	return rdtsc() - slice_start_tsc >= (u64)sched_slice_ms * tsc_khz;
 }
 
 long do_sched_op(struct vcpu *v, u64 cmd, u64 arg)
@@ -156,6 +164,7 @@ void sched_run(void)
 		fpu_switch_to(v);	/* its own FPU/SSE registers, and nobody else's */
 		need_resched = false;
 		slice_used = 0;
+		slice_start_tsc = rdtsc();
 		hooks_switch_in(v);	/* e.g. a fresh time snapshot */
 		u64 last_update = ticks;
 		while (v->state == VCPU_RUNNABLE && v->dom->state == DOM_RUNNING && !need_resched) {

@@ -26,16 +26,21 @@ enum frame_type {
 };
 
 struct frame {
-	u16 owner;		/* domid, OWNER_XEN or OWNER_FREE */
+	u16 owner;		/* domid, OWNER_XEN (also an orphan) or OWNER_FREE */
 	u8 type;		/* enum frame_type */
 	u8 flags;		/* FRAME_* */
 	u32 type_count;		/* references that rely on the type (lab 2) */
 	u32 count;		/* general references: mappings, pins, allocation (lab 2) */
-	u32 next;		/* free-list link (index), valid while owner == OWNER_FREE */
+	u32 next;		/* free-list link (index) while owner == OWNER_FREE; the level
+				 * of a FRAME_DEFERRED table (hv/mm.c) */
 };
 STATIC_ASSERT(sizeof(struct frame) == 16);
 #define FRAME_PINNED BIT(0)	/* pinned by its owner (lab 2) */
 #define FRAME_VALIDATED BIT(1)	/* its entries were checked for the current type (lab 2) */
+#define FRAME_XEN_SHARED BIT(2)	/* written by the hypervisor: a permanent writable type ref */
+#define FRAME_DEFERRED BIT(3)	/* untyped, but its entries still hold references (hv/mm.c) */
+#define FRAME_HELD BIT(4)	/* validated ahead of a preempted request (hv/mm.c) */
+#define FRAME_ORPHAN BIT(5)	/* owner died while a grant mapping held it: freed by its last put */
 
 /* Set up the table over `nframes` frames, all OWNER_NONE until frames_add_free() adds them. */
 void frames_init(struct frame *table, u64 nframes);

@@ -19,8 +19,10 @@
  *   instruction.
  *     RAX = hypercall number      RDI, RSI, RDX, R10, R8 = arguments 1..5
  *     RAX = result: >= 0 success, or a negative errno (-XEN_EFAULT, ...)
- *   Every other register is preserved.  Hypercalls are allowed only from guest ring 0; from
- *   user mode they return -XEN_EPERM (as Xen since XSA-76).
+ *   RDI, RSI, RDX, R10 and R8 may come back changed: a long hypercall is preempted and
+ *   continued (Xen's continuations) by re-executing it with its arguments advanced.  Every
+ *   other register is preserved.  Hypercalls are allowed only from guest ring 0; from user
+ *   mode they return -XEN_EPERM (as Xen since XSA-76).
  */
 #ifndef PVLAB_PUBLIC_XEN_H
 #define PVLAB_PUBLIC_XEN_H
@@ -140,10 +142,14 @@ typedef char xen_capabilities_info_t[1024];
 /* ---------------------------------------------------------------------------------------
  * multicall(struct multicall_entry *calls, unsigned int nr_calls)                  lab 1
  *   Runs each entry's hypercall in order and stores its return value in entry.result.
- *   Returns 0 once every entry ran (each has its own result), or:
- *     -XEN_EINVAL  nr_calls > MULTICALL_MAX
+ *   Returns 0 once the batch is over: every entry ran (each has its own result), or an
+ *   entry shut the domain down (SCHEDOP_shutdown), which ends the batch there.  Or:
+ *     -XEN_EINVAL  nr_calls > MULTICALL_MAX (nothing ran)
  *     -XEN_EFAULT  an entry could not be read or its result written: entries before it ran
  *   A multicall entry that is itself a multicall gets result -XEN_EINVAL (no nesting).
+ *   A long batch is preempted between entries and continued; an entry that is itself
+ *   preempted (a long mmu_update, say) is continued with its args[] rewritten in place, so
+ *   after the call an entry's args may differ from what the guest wrote.
  */
 struct multicall_entry {
 	u64 op;		/* IN: hypercall number */
@@ -155,13 +161,49 @@ STATIC_ASSERT(sizeof(struct multicall_entry) == 64);
 
 /* ---------------------------------------------------------------------------------------
  * mmu_update(struct mmu_update *req, unsigned count, unsigned *done, domid_t dom)  lab 2
+ *   Applies count requests in order, stopping at the first that fails; *done (if done is
+ *   not NULL) = how many succeeded.  Returns 0 when all did, or the failing one's error:
+ *     -XEN_EINVAL  count > MMU_UPDATE_MAX (nothing done); ptr not 8-byte aligned, or not
+ *                  into a validated page table (or, for MMU_MACHPHYS_UPDATE, a frame) of
+ *                  the caller's; val maps a frame that is not the caller's, sets a reserved
+ *                  bit or bit 7 above L1 (PS: no superpages; in an L1 entry it is PAT,
+ *                  allowed)
+ *     -XEN_EBUSY   val needs a frame as a type it cannot take now: a table or a frame the
+ *                  hypervisor writes (shared info) as a table, a table mapped writable, or
+ *                  an L4 entry pointing at an L4 (linear page tables: see below)
+ *     -XEN_EPERM   dom is not DOMID_SELF (or the caller's own id)
+ *     -XEN_EFAULT  req (an entry of it) unreadable, or done unwritable
+ *     -XEN_ENOSYS  an unknown command in ptr's bits 1:0
+ *   A long batch is preempted and continued (see the calling convention): bit 31 of count
+ *   is reserved for that (MMU_UPDATE_PREEMPTED inside the hypervisor: the count so far is
+ *   then read back from *done).  A request that hooks or pins a whole unvalidated tree is
+ *   preempted inside too: the tables below are validated ahead and stay typed (as tables)
+ *   until the request is over -- or, if the guest abandons the continuation, until its next
+ *   mmu_update/mmuext_op batch ends; tables unhooked are released afterwards.
+ *   pvlab: no linear page tables.  Xen lets an L4 entry point read-only at an L4 (a
+ *   "linear" self-map, the pv-linear-pt option); pvlab refuses it with -XEN_EBUSY, since its
+ *   history is a run of escapes (XSA-182, XSA-240) and no pvlab guest needs it.
+ *
  * mmuext_op(struct mmuext_op *op, unsigned count, unsigned *done, domid_t dom)     lab 2
+ *   The same batch rules (count <= MMU_UPDATE_MAX, *done, -XEN_EPERM, -XEN_EFAULT,
+ *   preemption); per operation:
+ *     PIN_Ln_TABLE  -XEN_EINVAL not the caller's frame, already pinned, or an entry invalid
+ *                   (as for mmu_update); -XEN_EBUSY in use as another type
+ *     UNPIN_TABLE   -XEN_EINVAL not the caller's pinned frame; -XEN_EBUSY the live CR3
+ *     NEW_BASEPTR   -XEN_EINVAL not a pinned L4 of the caller's
+ *     INVLPG_LOCAL  -XEN_EINVAL a non-canonical address (XSA-279)
+ *     other cmd     -XEN_ENOSYS
+ *
  * update_va_mapping(unsigned long va, u64 val, unsigned long flags)                lab 2
- *   (structures and numbers are defined here by lab 2)
+ *   Sets the L1 entry that maps va in the current address space, as one mmu_update would
+ *   (the same -XEN_EINVAL and -XEN_EBUSY cases).  Returns 0, or:
+ *     -XEN_EINVAL  va non-canonical (XSA-279), no L1 table maps va, or an unknown flag
+ *                  (anything outside UVMF_FLUSHTYPE_MASK | UVMF_ALL)
  */
 #define MMU_NORMAL_PT_UPDATE	0	/* ptr = machine address of a PTE; val = new PTE */
 #define MMU_MACHPHYS_UPDATE	1	/* ptr = machine address of a frame; val = its pfn */
 #define MMU_PT_UPDATE_PRESERVE_AD 2
+#define MMU_UPDATE_MAX		4096	/* pvlab: longest mmu_update / mmuext_op batch */
 struct mmu_update {
 	u64 ptr;	/* IN: machine address, command in bits 1:0 */
 	u64 val;	/* IN */
