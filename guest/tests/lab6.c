@@ -46,10 +46,10 @@ TEST(test_ring_index, "ring-index", "the notify window, the final check and the 
 	s->req_event = 0x12345678;
 	RING_FINAL_CHECK_FOR_REQUESTS(&b, work);
 	check(work == 0 && s->req_event == 0, "an idle backend's final check asks for the next "
-	      "request (req_event %#x, want 0) and finds none (%u)", s->req_event, work);
+	      "request (req_event 0x%x, want 0) and finds none (%u)", s->req_event, work);
 	f.req_prod_pvt++;
 	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&f, notify);
-	check(notify && s->req_prod == 0, "the first request is published (req_prod %#x) and "
+	check(notify && s->req_prod == 0, "the first request is published (req_prod 0x%x) and "
 	      "notifies the sleeping backend (%d)", s->req_prod, notify);
 	f.req_prod_pvt++;
 	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&f, notify);
@@ -59,7 +59,7 @@ TEST(test_ring_index, "ring-index", "the notify window, the final check and the 
 
 	RING_FINAL_CHECK_FOR_RESPONSES(&f, work);
 	check(work == 0 && s->rsp_event == f.rsp_cons + 1, "an idle frontend's final check asks "
-	      "for the next response (rsp_event %#x)", s->rsp_event);
+	      "for the next response (rsp_event 0x%x)", s->rsp_event);
 	b.rsp_prod_pvt++;
 	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&b, notify);
 	check(notify, "the first response notifies the sleeping frontend");
@@ -195,7 +195,7 @@ TEST(test_ring_loopback, "ring-loopback", "thousands of frames through a wrappin
 	check_eq((long)served, FRAMES, "frames the backend served");
 	check_eq((long)bad, 0, "frames lost, repeated, reordered or corrupted");
 	check((RING_IDX)(fr.req_prod_pvt - (RING_IDX)start) == FRAMES && s->req_prod == fr.req_prod_pvt,
-	      "req_prod moved by exactly %u (from %#x to %#x)", FRAMES, (u32)start, s->req_prod);
+	      "req_prod moved by exactly %u (from 0x%x to 0x%x)", FRAMES, (u32)start, s->req_prod);
 	check(start + FRAMES <= 0xffffffffu || s->req_prod < (RING_IDX)start,
 	      "... and wrapped past 2^32 on the way");
 	check(front_sent > 0 && front_sent < FRAMES / 4, "frontend events suppressed in bursts: "
