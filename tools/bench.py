@@ -84,6 +84,8 @@ def main():
     if "burst-event" in bench:  # lab 4 is in: a second boot, two domains
         more, _ = results(run(emu, "-- test=bench-pingpong -- test=bench-pingpong")[0])
         bench.update(more)
+        more, _ = results(run(emu, "-- test=bench-ring")[0])     # lab 6 (absent: no rows)
+        bench.update(more)
     if not mhz or "null-hypercall" not in bench:
         print("\n".join(lines[-20:]))
         if lines and lines[-1].endswith("skipping"):
@@ -132,6 +134,17 @@ def main():
         row("event alone", single, mhz, null, "of a null hypercall")
         row("event in a burst of 64", bench["burst-event"], mhz, single, "of an event alone")
         print(f"  {'events per upcall':<22} {bench['events-per-upcall']:>9} (bursts of 64 sent with interrupts off)")
+    if "ring-64-burst" in bench:
+        print("lab 6: a shared ring in one domain (loopback channel; backend copies each frame)")
+        base = bench["ring-64-burst"]
+        for label, name in (("64 B, bursts of 32", "ring-64-burst"),
+                            ("64 B, notify every push", "ring-64-every"),
+                            ("64 B, one per push", "ring-64-single"),
+                            ("4 KiB, bursts of 32", "ring-4096-burst")):
+            if name in bench:
+                row(label, bench[name], mhz, base if name != "ring-64-burst" else None,
+                    "of 64 B in bursts")
+                print(f"  {'':<22} {bench[name + '-events']:>9} events per 1000 frames")
 
 
 if __name__ == "__main__":
