@@ -88,6 +88,18 @@ void evtchn_mask(unsigned port);
 long evtchn_unmask(unsigned port);		/* delivers what arrived while masked */
 long wait_for_event(unsigned port, u64 timeout_ns);	/* 0, or -XEN_ETIMEDOUT */
 
+/* grant.c (lab 5): grant tables.  Each returns 0 (or a ref, a handle) or a negative
+ * GNTST_* / -XEN_* error. */
+#define GNTTAB_VA 0x7f0010000ULL		/* where gnttab_init() maps our table's frames */
+#define GNTTAB_NR_FRAMES 1			/* what gnttab_init() asks for: refs 8..511 */
+extern struct grant_entry_v1 *gnttab;
+long gnttab_init(void);				/* set up and map our table; the free list */
+long grant_foreign_access(domid_t domid, u64 mfn, bool readonly);	/* a new ref */
+long gnttab_end_foreign_access(grant_ref_t ref);	/* revoke and free: -XEN_EBUSY while in use */
+long gnttab_map(domid_t dom, grant_ref_t ref, u64 va, bool readonly);	/* a handle */
+long gnttab_unmap(u64 va, grant_handle_t handle);
+long gnttab_prepare_va(u64 va);			/* make sure an L1 table covers va, empty there */
+
 /* time: a busy wait of roughly `cycles` TSC ticks (before lab 3's PV clock exists) */
 static inline void spin_tsc(u64 cycles)
 {

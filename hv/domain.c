@@ -339,11 +339,19 @@ void domain_crash(struct domain *d, const char *fmt, ...)
 }
 
 /* Give every frame of a dead domain back.  Called by the scheduler, never from the
- * domain's own exit handling, so nothing of it is in use any more. */
-void domain_destroy(struct domain *d)
+ * domain's own exit handling, so nothing of it is in use any more.  With `preemptible`, it
+ * works for at most a time slice and returns false if not done (call again; the domain
+ * stays DOM_DYING meanwhile), so that other domains keep their slices. */
+bool domain_destroy(struct domain *d, bool preemptible)
 {
-	hooks_domain_destroy(d);
-	mm_teardown(d);
+	static bool hooked[MAX_DOMAINS];	/* the subsystems' teardown ran: once, first */
+	if (!hooked[d->id]) {
+		hooks_domain_destroy(d);
+		hooked[d->id] = true;
+	}
+	if (!mm_teardown(d, preemptible ? rdtsc() + (u64)sched_slice_ms * tsc_khz : 0))
+		return false;
+	hooked[d->id] = false;
 	vcpu_ops->vcpu_destroy(&d->vcpu);
 	fpu_release(&d->vcpu);
 	for (mfn_t m = 0; m < frames_total(); m++) {
@@ -358,4 +366,5 @@ void domain_destroy(struct domain *d)
 		page_free(m);
 	}
 	d->state = DOM_DEAD;
+	return true;
 }

@@ -96,7 +96,7 @@ extern struct vcpu *current;
 struct domain *domain_build(const char *spec, const void *elf, size_t elf_len, bool privileged);
 void domain_shutdown(struct domain *d, int reason);
 void domain_crash(struct domain *d, const char *fmt, ...) PRINTF(2, 3);
-void domain_destroy(struct domain *d);
+bool domain_destroy(struct domain *d, bool preemptible);	/* false: not done, call again */
 struct domain *domain_by_id(domid_t id);	/* NULL unless it exists and is running */
 
 /* sched.c */
@@ -146,7 +146,7 @@ long do_mmu_update(struct vcpu *v, u64 reqs, u64 count, u64 done, u64 domid, u64
 long do_mmuext_op(struct vcpu *v, u64 ops, u64 count, u64 done, u64 domid, u64);
 long do_update_va_mapping(struct vcpu *v, u64 va, u64 val, u64 flags, u64, u64);
 long mm_audit(struct domain *d);
-void mm_teardown(struct domain *d);
+bool mm_teardown(struct domain *d, u64 deadline);
 long mm_host_map(struct domain *d, u64 va, mfn_t mfn, bool writable);	/* grant mappings (lab 5) */
 long mm_host_unmap(struct domain *d, u64 va, mfn_t mfn);
 
@@ -172,14 +172,18 @@ void evtchn_raise(struct domain *d, unsigned port);
 long do_event_channel_op(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);
 long do_poll(struct vcpu *v, u64 arg);
 
+/* grant.c (lab 5): grant tables */
+long do_grant_table_op(struct vcpu *v, u64 cmd, u64 uop, u64 count, u64, u64);
+
 /* hypercall.c (lab 1) */
 typedef long (*hypercall_fn)(struct vcpu *v, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5);
 void hypercall_entry(struct vcpu *v, struct vm_exit *e);
 long hypercall_call(struct vcpu *v, u64 nr, const u64 args[5]);
 void hypercall_exit(struct vcpu *v, struct vm_exit *e);
 /* Continuations (XSA-45): a long hypercall checks hypercall_preempt_check() between pieces
- * of work (never before the first, so every entry makes progress) and, when it says so,
- * returns hypercall_create_continuation(v, op, args advanced past the work done). */
+ * of work and, when it says so, returns hypercall_create_continuation(v, op, args advanced
+ * past the work done).  The guest re-executes the call at the start of its next slice, so
+ * each entry makes progress. */
 bool hypercall_preempt_check(void);
 long hypercall_create_continuation(struct vcpu *v, u64 op, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5);
 long multicall_run_entry(struct vcpu *v, struct multicall_entry *mc, bool *again);

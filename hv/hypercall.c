@@ -92,6 +92,7 @@ static const hypercall_fn hypercall_table[NR_HYPERCALLS] = {
 	[__HYPERVISOR_set_timer_op] = do_set_timer_op,
 	[__HYPERVISOR_hvm_op] = do_hvm_op,
 	[__HYPERVISOR_event_channel_op] = do_event_channel_op,
+	[__HYPERVISOR_grant_table_op] = do_grant_table_op,
 	[__HYPERVISOR_pvlab_debug_op] = do_debug_op,
 };
 

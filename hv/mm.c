@@ -237,9 +237,20 @@ static void finish_deferred(mfn_t mfn)
 		release_entry(f->owner, t[i], (int)f->next);
 }
 
-/* Finish d's deferred tables, one at a time.  With `preemptible`, stop (returning false)
- * once the slice is over; call again to go on. */
-static bool drain_deferred(struct domain *d, bool preemptible)
+#define UNTIL_SLICE_OVER (~0ULL)	/* a drain_deferred() deadline: hypercall_preempt_check() */
+
+/* Is it time to stop: past `deadline` (a TSC value), or with UNTIL_SLICE_OVER once the
+ * running vCPU's slice is over?  Never with deadline 0. */
+static bool time_up(u64 deadline)
+{
+	if (deadline == UNTIL_SLICE_OVER)
+		return hypercall_preempt_check();
+	return deadline && rdtsc() >= deadline;
+}
+
+/* Finish d's deferred tables, one at a time; stop (returning false) once time_up(deadline):
+ * call again to go on. */
+static bool drain_deferred(struct domain *d, u64 deadline)
 {
 	static mfn_t cursor[MAX_DOMAINS];
 	while (deferred_count[d->id]) {
@@ -247,7 +258,7 @@ static bool drain_deferred(struct domain *d, bool preemptible)
 			struct frame *f = frame_of(m);
 			if (f->owner != d->id || !(f->flags & FRAME_DEFERRED))
 				continue;
-			if (preemptible && hypercall_preempt_check()) {
+			if (time_up(deadline)) {
 				cursor[d->id] = m;
 				return false;
 			}
@@ -457,25 +468,22 @@ static long report_done(struct vcpu *v, u64 done_ptr, u32 done, long r)
 	return store_done(v, done_ptr, done, r);
 }
 
-/* Validate ahead (prevalidate()) what request `where` of batch op will hook or pin.  False
+/* Validate ahead (prevalidate()) what request `req` of batch op will hook or pin.  False
  * if preempted: re-execute the request. */
-static bool prevalidate_request(struct vcpu *v, u64 op, u64 where)
+static bool prevalidate_request(struct domain *d, u64 op, const void *req)
 {
-	struct domain *d = v->dom;
 	if (op == __HYPERVISOR_mmu_update) {
-		struct mmu_update u;
-		if (copy_from_guest(v, &u, where, sizeof(u)) < 0 || (u.ptr & 3) == MMU_MACHPHYS_UPDATE ||
-		    !(u.val & PTE_P))
+		const struct mmu_update *u = req;
+		mfn_t table = u->ptr >> PAGE_SHIFT;
+		if ((u->ptr & 3) == MMU_MACHPHYS_UPDATE || !(u->val & PTE_P) || !owns(d, table) ||
+		    !is_table_type(frame_of(table)->type) || !(frame_of(table)->flags & FRAME_VALIDATED))
 			return true;	/* nothing to validate: the request itself says what is wrong */
-		struct frame *f = frame_of(u.ptr >> PAGE_SHIFT);
-		if (!owns(d, u.ptr >> PAGE_SHIFT) || !is_table_type(f->type) || !(f->flags & FRAME_VALIDATED))
-			return true;
-		return prevalidate(d, PTE_MFN(u.val), f->type - 1) != AHEAD_PREEMPTED;
+		return prevalidate(d, PTE_MFN(u->val), frame_of(table)->type - 1) != AHEAD_PREEMPTED;
 	}
-	struct mmuext_op o;
-	if (copy_from_guest(v, &o, where, sizeof(o)) < 0 || o.cmd > MMUEXT_PIN_L4_TABLE)
+	const struct mmuext_op *o = req;
+	if (o->cmd > MMUEXT_PIN_L4_TABLE)
 		return true;
-	return prevalidate(d, o.arg1.mfn, (int)o.cmd - MMUEXT_PIN_L1_TABLE + PGT_l1) != AHEAD_PREEMPTED;
+	return prevalidate(d, o->arg1.mfn, (int)o->cmd - MMUEXT_PIN_L1_TABLE + PGT_l1) != AHEAD_PREEMPTED;
 }
 
 /* A batch that was continued (MMU_UPDATE_PREEMPTED in *count) resumes its done count
@@ -492,17 +500,17 @@ static long resume_done(struct vcpu *v, u64 *count, u64 done_ptr, u32 *done)
 	return 0;
 }
 
-/* Before request i of a batch of hypercall op: give back what request i-1 held, finish
- * deferred devalidations and validate ahead what request i needs -- and once the slice is
- * over, record the done count and return true with *r set to the continuation (the rest of
- * the batch, at reqs + i * size, flagged so that the next part adds to the done count).
- * False: go on with request i. */
-static bool batch_preempted(struct vcpu *v, u64 op, u64 reqs, size_t size, u64 i, u64 count,
-			    u64 done_ptr, u32 done, u64 domid, long *r)
+/* Before request i (copied in at req) of a batch of hypercall op: give back what request
+ * i-1 held, finish deferred devalidations and validate ahead what request i needs -- and
+ * once the slice is over, record the done count and return true with *r set to the
+ * continuation (the rest of the batch, at reqs + i * size, flagged so that the next part
+ * adds to the done count).  False: go on with request i. */
+static bool batch_preempted(struct vcpu *v, u64 op, const void *req, u64 reqs, size_t size, u64 i,
+			    u64 count, u64 done_ptr, u32 done, u64 domid, long *r)
 {
 	if (i > 0)
 		release_held(v->dom);
-	if (drain_deferred(v->dom, true) && prevalidate_request(v, op, reqs + i * size) &&
+	if (drain_deferred(v->dom, UNTIL_SLICE_OVER) && prevalidate_request(v->dom, op, req) &&
 	    (i == 0 || !hypercall_preempt_check()))
 		return false;
 	*r = store_done(v, done_ptr, done + (u32)i, 0);
@@ -527,12 +535,13 @@ long do_mmu_update(struct vcpu *v, u64 reqs, u64 count, u64 done_ptr, u64 domid,
 	u32 i;
 	for (i = 0; i < count; i++) {
 		struct mmu_update u;
-		if (batch_preempted(v, __HYPERVISOR_mmu_update, reqs, sizeof(u), i, count, done_ptr, done, domid, &r))
-			return r;
 		if (copy_from_guest(v, &u, reqs + i * sizeof(u), sizeof(u)) < 0) {
 			r = -XEN_EFAULT;
 			break;
 		}
+		if (batch_preempted(v, __HYPERVISOR_mmu_update, &u, reqs, sizeof(u), i, count, done_ptr,
+				    done, domid, &r))
+			return r;
 		if ((r = mmu_update_one(v, &u)) < 0)
 			break;
 	}
@@ -540,7 +549,8 @@ long do_mmu_update(struct vcpu *v, u64 reqs, u64 count, u64 done_ptr, u64 domid,
 #else // SOLUTION(2)
 	/* Lab 2: copy in each request and apply it (mmu_update_one); stop at the first error;
 	 * report how many succeeded in *done.  Stay preemptible (XSA-45): resume_done() first,
-	 * and before each request, if batch_preempted() says so, return what it says. */
+	 * and for each request, once copied in, if batch_preempted() says so, return what it
+	 * says. */
 	(void)reqs, (void)count, (void)done_ptr, (void)domid, (void)self, (void)mmu_update_one,
 		(void)report_done, (void)resume_done, (void)batch_preempted;
 	lab_stub_warn(v, 2, "do_mmu_update");
@@ -606,12 +616,13 @@ long do_mmuext_op(struct vcpu *v, u64 ops, u64 count, u64 done_ptr, u64 domid, u
 	u32 i;
 	for (i = 0; i < count; i++) {
 		struct mmuext_op op;
-		if (batch_preempted(v, __HYPERVISOR_mmuext_op, ops, sizeof(op), i, count, done_ptr, done, domid, &r))
-			return r;
 		if (copy_from_guest(v, &op, ops + i * sizeof(op), sizeof(op)) < 0) {
 			r = -XEN_EFAULT;
 			break;
 		}
+		if (batch_preempted(v, __HYPERVISOR_mmuext_op, &op, ops, sizeof(op), i, count, done_ptr,
+				    done, domid, &r))
+			return r;
 		if ((r = mmuext_one(v, &op)) < 0)
 			break;
 	}
@@ -842,9 +853,14 @@ static void orphan_mapped_frames(struct domain *d)
 /* Release every reference d's own structures hold (its base pointer, pins and the
  * hypervisor's shares), which by the rules devalidates all its tables; then every frame
  * must be back to its allocation reference alone.  Reports (does not hide) accounting that
- * does not come back. */
-void mm_teardown(struct domain *d)
+ * does not come back.  Releasing a big tree takes long: this stops at `deadline` (a TSC
+ * value; 0: none) and returns false, to be called again until it returns true. */
+bool mm_teardown(struct domain *d, u64 deadline)
 {
+	static bool released[MAX_DOMAINS];	/* the first part is done, tables are draining */
+	if (released[d->id])
+		goto drain;
+	released[d->id] = true;
 	mfn_t base = vcpu_ops->get_cr(&d->vcpu, 3) >> PAGE_SHIFT;
 	release_held(d);
 	put_page_type(base);
@@ -867,7 +883,10 @@ void mm_teardown(struct domain *d)
 				f->type = PGT_none;
 		}
 	}
-	drain_deferred(d, false);
+drain:
+	if (!drain_deferred(d, deadline))
+		return false;
+	released[d->id] = false;
 	orphan_mapped_frames(d);
 	unsigned leaks = 0;
 	for (mfn_t m = 0; m < frames_total(); m++) {
@@ -877,4 +896,5 @@ void mm_teardown(struct domain *d)
 	}
 	if (leaks)
 		printf("pvlab: d%u teardown: %u frames still referenced (lab 2 accounting)\n", d->id, leaks);
+	return true;
 }

@@ -2,7 +2,8 @@
  * The scheduler: round robin over runnable vCPUs on one physical CPU, preempted by the host
  * LAPIC timer every millisecond and switched every sched_slice_ms.  A vCPU that executes HLT
  * or SCHEDOP_block sleeps until something can wake it; when every domain is asleep and
- * nothing can wake any of them, the run is over and we say so instead of hanging.
+ * nothing can wake any of them, the run is over and we say so instead of hanging.  A dead
+ * domain is torn down a slice's worth at a time while others run (reap()).
  */
 #include "hv/hv.h"
 
@@ -95,7 +96,17 @@ static NORETURN void finish(const char *why)
 	machine_exit(ok ? EXIT_SUCCESS : EXIT_FAILURE);
 }
 
-/* Tear down domains that ended; end the run when none is left or dom0 crashed. */
+/* Is any domain still running (and so worth not stalling)? */
+static bool any_running(void)
+{
+	for (int i = 0; i < MAX_DOMAINS; i++)
+		if (domains[i].state == DOM_RUNNING)
+			return true;
+	return false;
+}
+
+/* Tear down domains that ended -- a slice's worth at a time while others run, so a big
+ * teardown does not stall them; end the run when none is left or dom0 crashed. */
 static void reap(void)
 {
 	bool live = false;
@@ -104,9 +115,9 @@ static void reap(void)
 		if (d->state == DOM_DYING) {
 			if (d->privileged && d->shutdown_reason == SHUTDOWN_crash)
 				finish("dom0 crashed: ending the run");
-			domain_destroy(d);
+			domain_destroy(d, any_running());
 		}
-		live |= d->state == DOM_RUNNING;
+		live |= d->state == DOM_RUNNING || d->state == DOM_DYING;
 	}
 	if (!live)
 		finish("all domains have shut down");
@@ -138,6 +149,11 @@ static void cpu_back(void)
 /* Nothing to run: wait for an interrupt, or stop if nothing could ever wake anyone. */
 static void idle(void)
 {
+	for (int i = 0; i < MAX_DOMAINS; i++)
+		if (domains[i].state == DOM_DYING) {
+			hooks_timers();	/* a teardown to go on with (reap): no sleeping */
+			return;
+		}
 	for (int i = 0; i < MAX_DOMAINS; i++)
 		if (domains[i].state == DOM_RUNNING && hooks_can_wake(&domains[i].vcpu)) {
 			sti_hlt();

@@ -84,6 +84,8 @@ def main():
     if "burst-event" in bench:  # lab 4 is in: a second boot, two domains
         more, _ = results(run(emu, "-- test=bench-pingpong -- test=bench-pingpong")[0])
         bench.update(more)
+        more, _ = results(run(emu, "-- test=bench-grants -- test=bench-grants")[0])
+        bench.update(more)  # lab 5's, if it is in
         more, _ = results(run(emu, "-- test=bench-ring")[0])     # lab 6 (absent: no rows)
         bench.update(more)
     if not mhz or "null-hypercall" not in bench:
@@ -134,6 +136,14 @@ def main():
         row("event alone", single, mhz, null, "of a null hypercall")
         row("event in a burst of 64", bench["burst-event"], mhz, single, "of an event alone")
         print(f"  {'events per upcall':<22} {bench['events-per-upcall']:>9} (bursts of 64 sent with interrupts off)")
+    if "grant-copy-page" in bench:
+        print("lab 5: grant tables (per 4 KiB page)")
+        copy = bench["grant-copy-page"]
+        row("grant copy", copy, mhz)
+        row("map + read + unmap", bench["grant-map-read-unmap"], mhz, copy, "of a copy")
+        single = bench["grant-map-single"]
+        row("map+unmap, one a call", single, mhz)
+        row("map+unmap, 16 a call", bench["grant-map-batched"], mhz, single, "of one a call")
     if "ring-64-burst" in bench:
         print("lab 6: a shared ring in one domain (loopback channel; backend copies each frame)")
         base = bench["ring-64-burst"]
