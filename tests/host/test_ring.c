@@ -148,6 +148,14 @@ static void hostile(void)
 	f.rsp_cons += 3;
 	CHECK(RING_FREE_REQUESTS(&f) == 3 && !RING_FULL(&f));
 
+	/* a backend that attaches after the frontend pushed still serves what was pushed */
+	SHARED_RING_INIT_AT(&page.s, 0xfffffffeu);
+	FRONT_RING_ATTACH(&f, &page.s, PAGE);
+	f.req_prod_pvt += 3;
+	RING_PUSH_REQUESTS(&f);
+	BACK_RING_ATTACH(&b, &page.s, PAGE);
+	CHECK(b.req_cons == 0xfffffffeu && RING_HAS_UNCONSUMED_REQUESTS(&b) == 3);
+
 	/* a request copied once is immune to the frontend rewriting the slot */
 	struct req q;
 	RING_GET_REQUEST(&f, 7)->seq = 1;

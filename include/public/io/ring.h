@@ -174,7 +174,9 @@ static inline RING_IDX ring_final_check(volatile RING_IDX *prod, volatile RING_I
 	} while (0)
 #define SHARED_RING_INIT(s) SHARED_RING_INIT_AT(s, 0)
 
-/* A private view of shared ring s (size bytes) that takes up the indices where they are. */
+/* A private view of shared ring s (size bytes) that takes up the indices where they are.
+ * The backend starts after its own last response, not at req_prod: requests the frontend
+ * pushed before the backend attached are still to be served. */
 #define FRONT_RING_ATTACH(r, s, size)                                                   \
 	do {                                                                            \
 		(r)->req_prod_pvt = (s)->req_prod;                                      \
@@ -185,7 +187,7 @@ static inline RING_IDX ring_final_check(volatile RING_IDX *prod, volatile RING_I
 #define BACK_RING_ATTACH(r, s, size)                                                    \
 	do {                                                                            \
 		(r)->rsp_prod_pvt = (s)->rsp_prod;                                      \
-		(r)->req_cons = (s)->req_prod;                                          \
+		(r)->req_cons = (s)->rsp_prod;                                          \
 		(r)->nr_ents = RING_SIZE_OF(s, size);                                   \
 		(r)->sring = (s);                                                       \
 	} while (0)
