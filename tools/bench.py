@@ -95,6 +95,8 @@ def main():
         bench.update(more)
         more, _ = results(run(emu, "-- test=bench-grants -- test=bench-grants")[0])
         bench.update(more)  # lab 5's, if it is in
+        more, _ = results(run(emu, "-- test=bench-ring")[0])     # lab 6 (absent: no rows)
+        bench.update(more)
     if not mhz or "null-hypercall" not in bench:
         print("\n".join(lines[-20:]))
         if lines and lines[-1].endswith("skipping"):
@@ -152,6 +154,17 @@ def main():
         single = bench["grant-map-single"]
         row("map+unmap, one a call", single, mhz)
         row("map+unmap, 16 a call", bench["grant-map-batched"], mhz, single, "of one a call")
+    if "ring-64-burst" in bench:
+        print("lab 6: a shared ring in one domain (loopback channel; backend copies each frame)")
+        base = bench["ring-64-burst"]
+        for label, name in (("64 B, bursts of 32", "ring-64-burst"),
+                            ("64 B, notify every push", "ring-64-every"),
+                            ("64 B, one per push", "ring-64-single"),
+                            ("4 KiB, bursts of 32", "ring-4096-burst")):
+            if name in bench:
+                row(label, bench[name], mhz, base if name != "ring-64-burst" else None,
+                    "of 64 B in bursts")
+                print(f"  {'':<22} {bench[name + '-events']:>9} events per 1000 frames")
     if "decrease-single" in bench:
         print("lab 7: giving pages back (per page)")
         single = bench["decrease-single"]

@@ -2,7 +2,7 @@
 """make test: every suite of the project, one closing line.
 
 Suites (each prints its own closing "N passed, N failed" line, which we add up):
-  host      unit tests of lib/ and kern/frame.c, as host programs (tests/host)
+  host      unit tests of lib/, kern/frame.c and public/io/ring.h, as host programs (tests/host)
   build     the hypervisor image builds with -Werror
   clang     it builds with clang and ld.lld too, in obj/clang (tools/clang-build; skipped
             without clang)

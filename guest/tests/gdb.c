@@ -14,6 +14,10 @@ TEST(test_gdb, "gdb", "state for the GDB commands to show: a page mapped at a kn
 		      "map a page at 0x8000000000"))
 		return;
 	printf("gdb: mapped mfn %lx at va %lx, l4 %lx\n", mfn, GDB_VA, current_l4());
+	/* a ring header for `pvlab ring`: five requests out across the wrap at 2^32, the
+	 * backend asleep (notified by the next request), the frontend not */
+	u32 *ring = (u32 *)page;
+	ring[0] = 0x00000003, ring[1] = 0x00000004, ring[2] = 0xfffffffe, ring[3] = 0x00000001;
 	long v = HYPERVISOR_xen_version(XENVER_version, NULL);
 	printf("gdb: xen_version %ld, then the stop\n", v);
 	v = HYPERVISOR_xen_version(XENVER_version, NULL);

@@ -5,7 +5,8 @@ its output against the state the guest set up.
 
 1. Reference tree, `-- test=gdb -- test=idle`: the guest (guest/tests/gdb.c) maps a fresh
    page at 0x8000000000 (new L3, L2 and L1 tables), prints its mfn and its L4, makes two
-   xen_version hypercalls, then a pvlab_debug_op log, where `break do_debug_op if cmd == 4`
+   xen_version hypercalls (with a ring header at the start of the page for `pvlab ring`),
+   then a pvlab_debug_op log, where `break do_debug_op if cmd == 4`
    stops it.
 2. Student tree: the same commands on `make STRIP=0` (every lab's stub, as in the lab 0
    release), stopped at d1's 50th exit of the demo: the commands read only given code.
@@ -149,6 +150,7 @@ def reference(ok):
                          [("domains", "pvlab domains"), ("vcpu", "pvlab vcpu 0"),
                           ("trace", "pvlab trace 8 d0"), ("walk", walk_then_frame(0, VA)),
                           ("help", "help pvlab trace"), ("bad", "pvlab walk 7 0"),
+                          ("ring", "pvlab ring 0 %#x" % VA), ("ringbad", "pvlab ring 0 0x10"),
                           # the VMX backend's branch: CR3 is in the VMCS, out of GDB's reach
                           ("vmx", "set var vcpu_ops = &vmx_ops"), ("vmxvcpu", "pvlab vcpu 0"),
                           ("vmxwalk", "pvlab walk 0 %#x" % VA),
@@ -198,6 +200,14 @@ def reference(ok):
     ok("Usage: pvlab trace" in get("help", ""), "help pvlab trace", get("help", ""))
     ok(get("bad", "").strip() == "pvlab walk: no domain d7 (domains: d0 d1)",
        "a bad domain id: one line saying which exist", get("bad", ""))
+    rg = get("ring", "")
+    ok(re.search(r"^d0 ring at va %#x \(machine address %#x\)\n"
+                 r"  req_prod  00000003  req_event 00000004  next request notifies the backend: yes\n"
+                 r"  rsp_prod  fffffffe  rsp_event 00000001  next response notifies the frontend: no\n"
+                 r"  requests not answered yet: 5$" % (VA, mfn << 12), rg, re.M),
+       "ring: the guest's four indices, 5 requests out across the wrap, who is waiting", rg)
+    ok(get("ringbad", "").strip() == "pvlab ring: d0 does not map 0x10",
+       "ring: an unmapped address is one line", get("ringbad", ""))
     ok(re.search(r"cr3 \(in the VMCS: unreadable\)", get("vmxvcpu", "")),
        "vmx backend: vcpu says CR3 is out of reach", get("vmxvcpu", ""))
     ok(get("vmxwalk", "").strip() == "pvlab walk: the vmx backend keeps CR3 where GDB cannot "

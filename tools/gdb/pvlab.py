@@ -426,6 +426,38 @@ than CR3 (needed under VMX, where CR3 lives in the VMCS)."""
     print("     frame: %s" % describe(frames[ma >> PAGE_SHIFT]))
 
 
+RING_MASK = 0xffffffff
+
+
+@command("ring")
+def cmd_ring(arg):
+    """Show a shared ring's four indices (include/public/io/ring.h) at a guest address.
+
+Usage: pvlab ring DOM VA
+Reads the header of the ring page DOM maps at VA (through its page tables): req_prod and
+rsp_prod, the event indices req_event and rsp_event, the requests published and not yet
+answered (req_prod - rsp_prod, modulo 2^32), and whether each side's next entry will notify
+the peer (its event index is one past the producer index)."""
+    words = arg.split()
+    if len(words) != 2:
+        raise gdb.GdbError("pvlab ring: usage: pvlab ring DOM VA")
+    d = domain(words[0], "ring")
+    va = number(words[1], "VA", "ring") & ((1 << 64) - 1)
+    ma = guest_to_machine(d, va, "ring")
+    if (ma & 0xfff) > 0x1000 - 16:
+        raise gdb.GdbError("pvlab ring: the header at %#x crosses its page" % va)
+    req_prod, req_event, rsp_prod, rsp_event = struct.unpack("<4I", read(ma, 16))
+
+    def next_notifies(prod, event):
+        return "yes" if (event - prod) & RING_MASK == 1 else "no"
+    print("d%d ring at va %#x (machine address %#x)" % (int(d["id"]), va, ma))
+    print("  req_prod  %08x  req_event %08x  next request notifies the backend: %s"
+          % (req_prod, req_event, next_notifies(req_prod, req_event)))
+    print("  rsp_prod  %08x  rsp_event %08x  next response notifies the frontend: %s"
+          % (rsp_prod, rsp_event, next_notifies(rsp_prod, rsp_event)))
+    print("  requests not answered yet: %d" % ((req_prod - rsp_prod) & RING_MASK))
+
+
 @command("trace")
 def cmd_trace(arg):
     """Show the last VM exits the hypervisor recorded (hv/trace.c), oldest first.
