@@ -218,6 +218,11 @@ long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64 a3, u64 a4, u64 a5)
 	}
 	case PVLAB_DEBUG_fpu_switches:
 		return (long)v->fpu_switches;
+	case PVLAB_DEBUG_domain_state:	/* tests: wait for another domain's teardown to end */
+		STATIC_ASSERT(DOM_FREE == 0 && DOM_RUNNING == 1 && DOM_DYING == 2 && DOM_DEAD == 3);
+		if (arg >= MAX_DOMAINS)
+			return -XEN_ESRCH;
+		return (long)domains[arg].state;
 	case PVLAB_DEBUG_time_stress:
 		time_stress_set(v->dom, arg != 0);
 		return 0;

@@ -83,9 +83,14 @@ static bool step(unsigned port, const char *what)
 /* Wait until our end of the channel is unbound again: the peer is dead and torn down. */
 static bool peer_gone(unsigned port)
 {
+	bool unbound = false;
 	for (int i = 0; i < 500; i++) {
 		struct evtchn_status st = { .dom = DOMID_SELF, .port = port };
-		if (HYPERVISOR_event_channel_op(EVTCHNOP_status, &st) == 0 && st.status == EVTCHNSTAT_unbound)
+		unbound = unbound || (HYPERVISOR_event_channel_op(EVTCHNOP_status, &st) == 0 &&
+				      st.status == EVTCHNSTAT_unbound);
+		/* The port goes unbound when the teardown starts; its memory is released in
+		 * slices after that: wait for the end, so what follows sees a dead domain. */
+		if (unbound && HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_domain_state, peer) == 3)
 			return true;
 		sleep_ns(10 * MS);
 	}

@@ -395,6 +395,8 @@ STATIC_ASSERT(__builtin_offsetof(struct start_info, cmd_line) == 128);
 #define PVLAB_DEBUG_free_frames	15	/* lab 7: how many machine frames are free */
 #define PVLAB_DEBUG_fpu_switches 16	/* lab 8: how often this vCPU's FPU state was
 					 * loaded into or saved from the registers */
+#define PVLAB_DEBUG_domain_state 17	/* arg: a domid; tests: 0 none, 1 running, 2 dying (its
+					 * teardown under way), 3 dead; -XEN_ESRCH past the table */
 
 #include "public/grant_table.h"		/* lab 5 */
 #include "public/memory.h"		/* lab 7 */
