@@ -78,3 +78,36 @@ unsigned run_tests(void)
 	printf("Test result: %s\n", result);
 	return failed || error ? SHUTDOWN_crash : SHUTDOWN_poweroff;
 }
+
+int read_fault(volatile u64 *p)
+{
+	fault_reset();
+	__asm__ volatile("1: mov (%0), %%rax\n2:\n" EXTABLE(1b, 2b) :: "r"(p) : "rax", "memory");
+	return last_fault.vector;
+}
+
+int write_fault(volatile u64 *p, u64 v)
+{
+	fault_reset();
+	__asm__ volatile("1: mov %1, (%0)\n2:\n" EXTABLE(1b, 2b) :: "r"(p), "r"(v) : "memory");
+	return last_fault.vector;
+}
+
+const char *fxsave_diff(const struct fxsave_area *a, const struct fxsave_area *b)
+{
+	if (a->fcw != b->fcw)
+		return "FCW";
+	if (a->fsw != b->fsw)
+		return "FSW";
+	if (a->ftw != b->ftw)
+		return "the x87 tag word";
+	if (a->mxcsr != b->mxcsr)
+		return "MXCSR";
+	for (int i = 0; i < 8; i++)
+		if (memcmp(a->st[i], b->st[i], 10))
+			return "an x87 register";
+	for (int i = 0; i < 16; i++)
+		if (memcmp(a->xmm[i], b->xmm[i], 16))
+			return "an XMM register";
+	return NULL;
+}

@@ -33,5 +33,11 @@ bool check_eq(long got, long want, const char *what);
 void skip(const char *what, const char *why);
 /* The value of option `key` on our command line (e.g. "peer"), or NULL. */
 const char *test_option(const char *key);
+/* Read or write *p, catching a fault: the vector it raised, or -1 if none. */
+int read_fault(volatile u64 *p);
+int write_fault(volatile u64 *p, u64 v);
+/* Where two FXSAVE images differ in state the guest owns (not FOP/FIP/FDP, which the CPU
+ * updates by itself), or NULL if nowhere. */
+const char *fxsave_diff(const struct fxsave_area *a, const struct fxsave_area *b);
 
 #endif

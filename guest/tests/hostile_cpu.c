@@ -39,27 +39,6 @@ static void make_pattern(struct fxsave_area *p, unsigned n)
 	}
 }
 
-/* Where a and b differ in state the guest owns (not FOP/FIP/FDP, which the CPU updates),
- * or NULL if nowhere. */
-static const char *fpu_diff(const struct fxsave_area *a, const struct fxsave_area *b)
-{
-	if (a->fcw != b->fcw)
-		return "FCW";
-	if (a->fsw != b->fsw)
-		return "FSW";
-	if (a->ftw != b->ftw)
-		return "the x87 tag word";
-	if (a->mxcsr != b->mxcsr)
-		return "MXCSR";
-	for (int i = 0; i < 8; i++)
-		if (memcmp(a->st[i], b->st[i], 10))
-			return "an x87 register";
-	for (int i = 0; i < 16; i++)
-		if (memcmp(a->xmm[i], b->xmm[i], 16))
-			return "an XMM register";
-	return NULL;
-}
-
 static u64 xmm7_low(void)
 {
 	u64 v;
@@ -75,7 +54,7 @@ static void check_reset_state(void)
 	reset.fcw = FCW_RESET;
 	reset.mxcsr = MXCSR_RESET;
 	fxsave(&now);
-	const char *d = fpu_diff(&now, &reset);
+	const char *d = fxsave_diff(&now, &reset);
 	check(!d, "my first FPU/SSE state is the reset state%s%s (FCW %x, MXCSR %x, XMM7 %lx)",
 	      d ? ", but not in " : "", d ? d : "", now.fcw, now.mxcsr, xmm7_low());
 	check(now.fdp != (u64)&crash_marker, "the x87 operand pointer is not another domain's");
@@ -92,7 +71,7 @@ TEST(test_fpu_mine, "fpu-mine", "my FPU/SSE registers start at reset and stay mi
 	check_reset_state();
 	fill(seed());
 	fxsave(&now);
-	const char *d = fpu_diff(&now, &pattern);
+	const char *d = fxsave_diff(&now, &pattern);
 	if (!check(!d, "the CPU holds my pattern after FXRSTOR%s%s", d ? ", but not " : "", d ? d : ""))
 		return;
 	u64 x7;
@@ -101,7 +80,7 @@ TEST(test_fpu_mine, "fpu-mine", "my FPU/SSE registers start at reset and stay mi
 	for (round = 0; round < FPU_ROUNDS; round++) {
 		HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
 		fxsave(&now);
-		if ((d = fpu_diff(&now, &pattern)) || xmm7_low() != x7)
+		if ((d = fxsave_diff(&now, &pattern)) || xmm7_low() != x7)
 			break;
 	}
 	check(round == FPU_ROUNDS, "my FPU/SSE registers survived %d yields bit for bit%s%s",
@@ -125,7 +104,7 @@ TEST(test_fpu_pending, "fpu-pending", "switch FPU state with an x87 exception pe
 	for (round = 0; round < FPU_ROUNDS; round++) {
 		HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
 		fxsave(&now);
-		if ((d = fpu_diff(&now, &pattern)))
+		if ((d = fxsave_diff(&now, &pattern)))
 			break;
 	}
 	check(round == FPU_ROUNDS, "the pending exception survived %d yields%s%s", round,

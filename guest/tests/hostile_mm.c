@@ -165,14 +165,6 @@ static u64 hog_tree(int nl1, u64 last)
 	return HYPERVISOR_update_va_mapping((u64)l3, (m << PAGE_SHIFT) | RO, UVMF_INVLPG) < 0 ? 0 : m;
 }
 
-/* 1 if va reads without a fault, else 0. */
-static int read_fault_free(u64 va)
-{
-	fault_reset();
-	__asm__ volatile("1: mov (%0), %%rax\n2:\n" EXTABLE(1b, 2b) :: "r"(va) : "rax", "memory");
-	return last_fault.vector == -1;
-}
-
 /* The end of the witness's watch in ms of system time: until=MS on both domains' command
  * lines, for a hog that needs longer to get ready, else WITNESS_UNTIL_MS. */
 static u64 witness_until(void)
@@ -233,7 +225,7 @@ static void hog_mmu_update(u64 l3, unsigned n)
 	check_eq((long)((pte_t *)mfn_to_virt(current_l4()))[PT_INDEX(HOG_VA, 4)], 0, "... ending unhooked");
 	/* Once more, ending hooked, with the tree in use: it must be reachable. */
 	check_eq(HYPERVISOR_mmu_update(u, 3, NULL, DOMID_SELF), 0, "an odd batch (no done pointer)");
-	check_eq(read_fault_free(HOG_VA), 1, "... leaves the tree hooked and mapped");
+	check_eq((read_fault((volatile u64 *)HOG_VA) == -1), 1, "... leaves the tree hooked and mapped");
 	check_eq(update(slot, 0), 0, "unhook it");
 }
 
@@ -248,7 +240,7 @@ static void hog_one(u64 l3, u64 nl1)
 		u64 t0 = get_system_time();
 		check_eq(update(slot, (l3 << PAGE_SHIFT) | RW), 0, "hook the tree in one request");
 		u64 t1 = get_system_time();
-		check_eq(read_fault_free(HOG_VA), 1, "... and it maps");
+		check_eq((read_fault((volatile u64 *)HOG_VA) == -1), 1, "... and it maps");
 		check_eq(update(slot, 0), 0, "unhook it in one request");
 		printf("hooking %lu L1 tables took %lu ms, unhooking %lu ms\n", nl1, (t1 - t0) / MS,
 		       (get_system_time() - t1) / MS);

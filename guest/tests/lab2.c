@@ -11,19 +11,6 @@
 #define RW (PTE_P | PTE_W | PTE_U)
 #define RO (PTE_P | PTE_U)
 
-/* Read or write *p and return the fault vector, or -1. */
-static int read_fault(volatile u64 *p)
-{
-	fault_reset();
-	__asm__ volatile("1: mov (%0), %%rax\n2:\n" EXTABLE(1b, 2b) :: "r"(p) : "rax", "memory");
-	return last_fault.vector;
-}
-static int write_fault(volatile u64 *p, u64 v)
-{
-	fault_reset();
-	__asm__ volatile("1: mov %1, (%0)\n2:\n" EXTABLE(1b, 2b) :: "r"(p), "r"(v) : "memory");
-	return last_fault.vector;
-}
 
 /* Ring 3 reads *arg (returns it). */
 static long user_read(void *arg)

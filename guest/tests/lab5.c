@@ -8,18 +8,6 @@
 #define MAP_VA2 (MAP_VA + PAGE_SIZE)
 #define FIRST_REF GNTTAB_NR_RESERVED_ENTRIES
 
-static int read_fault(volatile u64 *p)
-{
-	fault_reset();
-	__asm__ volatile("1: mov (%0), %%rax\n2:\n" EXTABLE(1b, 2b) :: "r"(p) : "rax", "memory");
-	return last_fault.vector;
-}
-static int write_fault(volatile u64 *p, u64 v)
-{
-	fault_reset();
-	__asm__ volatile("1: mov %1, (%0)\n2:\n" EXTABLE(1b, 2b) :: "r"(p), "r"(v) : "memory");
-	return last_fault.vector;
-}
 
 static bool audit_clean(void)
 {

@@ -34,12 +34,6 @@ static void audit(void)
 	check_eq(HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_audit, 0), 0, "the audit finds every count right");
 }
 
-static int read_fault(volatile u64 *p)
-{
-	fault_reset();
-	__asm__ volatile("1: mov (%0), %%rax\n2:\n" EXTABLE(1b, 2b) :: "r"(p) : "rax", "memory");
-	return last_fault.vector;
-}
 
 /* The first check of every test: fails on the stub. */
 static bool reservation_is_all(void)

@@ -45,26 +45,6 @@ static void make_pattern(struct fxsave_area *p, unsigned n)
 	}
 }
 
-/* Where a and b differ in guest-owned state (not FOP/FIP/FDP), or NULL. */
-static const char *fpu_diff(const struct fxsave_area *a, const struct fxsave_area *b)
-{
-	if (a->fcw != b->fcw)
-		return "FCW";
-	if (a->fsw != b->fsw)
-		return "FSW";
-	if (a->ftw != b->ftw)
-		return "the x87 tag word";
-	if (a->mxcsr != b->mxcsr)
-		return "MXCSR";
-	for (int i = 0; i < 8; i++)
-		if (memcmp(a->st[i], b->st[i], 10))
-			return "an x87 register";
-	for (int i = 0; i < 16; i++)
-		if (memcmp(a->xmm[i], b->xmm[i], 16))
-			return "an XMM register";
-	return NULL;
-}
-
 /* NULL if the registers hold the reset state, else where they do not. */
 static const char *not_reset(void)
 {
@@ -73,7 +53,7 @@ static const char *not_reset(void)
 	reset.fcw = FCW_RESET;
 	reset.mxcsr = MXCSR_RESET;
 	fxsave(&now);
-	return fpu_diff(&now, &reset);
+	return fxsave_diff(&now, &reset);
 }
 
 /* Load pattern n, then yield (to other domains and, with threads, to other threads)
@@ -90,7 +70,7 @@ static int keep_pattern(unsigned n, int rounds, bool threads, const char **where
 		if (!threads || r % 4 == 0)
 			HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
 		fxsave(&now[t]);
-		if ((*where = fpu_diff(&now[t], &pat[t])))
+		if ((*where = fxsave_diff(&now[t], &pat[t])))
 			return r;
 	}
 	*where = NULL;
