@@ -217,6 +217,9 @@ EVENTS_GRANTS = [("evtchn0", "pvlab evtchn 0"), ("evtchn1", "pvlab evtchn d1"),
                  ("badev", "pvlab evtchn 7"), ("badgnt", "pvlab grants x"),
                  # d1 without ports: its timer port closed, nothing pending, by hand
                  ("closed", "set var domains[1].evtchn[1].state = 0"),
+                 ("stray", "set var ((struct shared_info *)(domains[1].shared_info_mfn << 12))"
+                           "->evtchn_pending[0] = 2"),
+                 ("strayev", "pvlab evtchn 1"),
                  ("cleared", "set var ((struct shared_info *)(domains[1].shared_info_mfn << 12))"
                              "->evtchn_pending[0] = 0"),
                  ("noports", "pvlab evtchn 1")]
@@ -225,13 +228,15 @@ EVENTS_GRANTS = [("evtchn0", "pvlab evtchn 0"), ("evtchn1", "pvlab evtchn d1"),
 def events_grants(ok, get, qout):
     """pvlab evtchn and pvlab grants against the ports and grants d0 and d1 printed."""
     m = re.search(r"^\(d0\) gdb: ports unbound (\d+) pair (\d+) (\d+), grant ref (\d+) of mfn "
-                  r"([0-9a-f]+), handle (\d+) of d1 ref (\d+) at va ([0-9a-f]+)$", qout, re.M)
-    peer = re.search(r"^\(d1\) gdb-peer: granted ref (\d+) of mfn ([0-9a-f]+) to d0$", qout, re.M)
+                  r"([0-9a-f]+), handles (\d+) (\d+) of d1 refs (\d+) (\d+) at va ([0-9a-f]+)$",
+                  qout, re.M)
+    peer = re.search(r"^\(d1\) gdb-peer: granted refs \d+ \d+ of mfns ([0-9a-f]+) ([0-9a-f]+) to d0$",
+                     qout, re.M)
     if not ok(m and peer, "events and grants: the guests printed their ports and grants", qout):
         return
-    unbound, a, b, ref, mfn, handle, pref, va = [int(x, 16 if i in (4, 7) else 10)
-                                                  for i, x in enumerate(m.groups())]
-    pmfn = int(peer.group(2), 16)
+    unbound, a, b, ref, mfn, handle, rohandle, pref, roref, va = [
+        int(x, 16 if i in (4, 9) else 10) for i, x in enumerate(m.groups())]
+    pmfn, romfn = int(peer.group(1), 16), int(peer.group(2), 16)
     ev = get("evtchn0", "")
     ok(re.search(r"^d0 event channels: vcpu0 upcall_pending 1, upcall_mask 0, "
                  r"pending_sel %016x$" % (1 << a // 64), ev, re.M),
@@ -246,6 +251,8 @@ def events_grants(ok, get, qout):
     ok(len(re.findall(r"^ +\d+ +[a-z]", ev, re.M)) == 4, "evtchn: d0 has just those 4 ports", ev)
     ok(re.search(r"^ +1 +virq +0 \(timer\) +[01] +0$", get("evtchn1", ""), re.M),
        "evtchn d1: its timer port", get("evtchn1", ""))
+    ok(re.search(r"^ +1 +free +- +1 +0$", get("strayev", ""), re.M),
+       "evtchn: a pending bit on a free port is listed", get("strayev", ""))
     ok(get("noports", "").strip().split("\n")[-1] == "  no ports bound, none pending",
        "evtchn: a domain without ports says so", get("noports", ""))
     g0, g1 = get("grants0", ""), get("grants1", "")
@@ -253,12 +260,18 @@ def events_grants(ok, get, qout):
        and re.search(r"^ +%d +permit_access\|readonly +d1 +%#x +0 \(0 writable\)$" % (ref, mfn),
                      g0, re.M), "grants: d0's read-only grant of mfn %#x to d1, ref %d, unpinned"
        % (mfn, ref), g0)
-    ok(re.search(r"^d0 maptrack: 1 handle in use\n  handle %d +-> d1 ref %d  host address %#x  "
-                 r"mfn %#x  writable$" % (handle, pref, va, pmfn), g0, re.M),
-       "grants: d0's maptrack handle %d of d1's ref %d at %#x" % (handle, pref, va), g0)
+    ok(re.search(r"^d0 maptrack: 2 handles in use\n  handle %d +-> d1 ref %d  host address %#x  "
+                 r"mfn %#x  writable\n  handle %d +-> d1 ref %d  host address %#x  mfn %#x  "
+                 r"readonly$" % (handle, pref, va, pmfn, rohandle, roref, va + 4096, romfn), g0, re.M),
+       "grants: d0's maptrack: handle %d of d1's ref %d writable, %d of ref %d read-only"
+       % (handle, pref, rohandle, roref), g0)
     ok(re.search(r"^ +%d +permit_access\|reading\|writing +d0 +%#x +1 \(1 writable\)$"
                  % (pref, pmfn), g1, re.M),
        "grants: d1's ref %d in use (reading|writing) by d0, one writable pin" % pref, g1)
+    ok(re.search(r"^ +%d +permit_access\|readonly\|reading +d0 +%#x +1 \(0 writable\)$"
+                 % (roref, romfn), g1, re.M),
+       "grants: d1's read-only ref %d in use (reading) by d0, one read-only pin" % roref, g1)
+    ok(re.search(r", 2 in use$", g1, re.M), "grants: d1 has just those 2 entries in use", g1)
     ok(re.search(r"^d1 maptrack: no handles in use$", g1, re.M), "grants: d1 maps nothing", g1)
     ok(get("badev", "").strip() == "pvlab evtchn: no domain d7 (domains: d0 d1)",
        "evtchn: a bad domain id: one line", get("badev", ""))
