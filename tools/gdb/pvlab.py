@@ -545,7 +545,7 @@ frame, writable or readonly."""
     nf = int(g["nr_frames"])
     cap = g["frames"].type.range()[1] + 1
     if nf == 0:
-        print("d%d grant table: none (it has not called GNTTABOP_setup_table)" % i)
+        print("d%d grant table: none (nr_frames 0: no GNTTABOP_setup_table has succeeded)" % i)
     elif nf > cap:
         print("d%d grant table: nr_frames %d is over its maximum %d (corrupt)" % (i, nf, cap))
     else:
