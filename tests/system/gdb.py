@@ -230,8 +230,8 @@ def events_grants(ok, get, qout):
     m = re.search(r"^\(d0\) gdb: ports unbound (\d+) pair (\d+) (\d+), grant ref (\d+) of mfn "
                   r"([0-9a-f]+), handles (\d+) (\d+) of d1 refs (\d+) (\d+) at va ([0-9a-f]+)$",
                   qout, re.M)
-    peer = re.search(r"^\(d1\) gdb-peer: granted refs \d+ \d+ of mfns ([0-9a-f]+) ([0-9a-f]+) to d0$",
-                     qout, re.M)
+    peer = re.search(r"^\(d1\) gdb-peer: granted refs \d+ \d+ of mfns ([0-9a-f]+) ([0-9a-f]+) "
+                     r"to d0$", qout, re.M)
     if not ok(m and peer, "events and grants: the guests printed their ports and grants", qout):
         return
     unbound, a, b, ref, mfn, handle, rohandle, pref, roref, va = [
@@ -262,7 +262,8 @@ def events_grants(ok, get, qout):
        % (mfn, ref), g0)
     ok(re.search(r"^d0 maptrack: 2 handles in use\n  handle %d +-> d1 ref %d  host address %#x  "
                  r"mfn %#x  writable\n  handle %d +-> d1 ref %d  host address %#x  mfn %#x  "
-                 r"readonly$" % (handle, pref, va, pmfn, rohandle, roref, va + 4096, romfn), g0, re.M),
+                 r"readonly$" % (handle, pref, va, pmfn, rohandle, roref, va + 4096, romfn),
+                 g0, re.M),
        "grants: d0's maptrack: handle %d of d1's ref %d writable, %d of ref %d read-only"
        % (handle, pref, rohandle, roref), g0)
     ok(re.search(r"^ +%d +permit_access\|reading\|writing +d0 +%#x +1 \(1 writable\)$"

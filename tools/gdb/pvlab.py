@@ -499,7 +499,8 @@ too: it is a stray the guest would still see."""
     si = int(d["shared_info_mfn"]) << PAGE_SHIFT
     pending = u64s(si + off["evtchn_pending"], 64)
     mask = u64s(si + off["evtchn_mask"], 64)
-    vi = read(si + off["vcpu_info"] + 64 * int(d["vcpu"]["id"]), 16)
+    vi_size = gdb.lookup_type("struct vcpu_info").sizeof
+    vi = read(si + off["vcpu_info"] + vi_size * int(d["vcpu"]["id"]), 16)   # pending, mask, sel
     print("d%d event channels: vcpu%d upcall_pending %d, upcall_mask %d, pending_sel %016x" % (
         int(d["id"]), int(d["vcpu"]["id"]), vi[0], vi[1], struct.unpack_from("<Q", vi, 8)[0]))
     lines = []
@@ -508,7 +509,8 @@ too: it is a stray the guest would still see."""
         if st == 0 and not bit(pending, p):
             continue
         name = EVTCHN_STATES.get(st, "?%d" % st)
-        rdom, rport = field(buf, size, fmt, p, "remote_dom"), field(buf, size, fmt, p, "remote_port")
+        rdom = field(buf, size, fmt, p, "remote_dom")
+        rport = field(buf, size, fmt, p, "remote_port")
         if name == "unbound":
             peer = "for d%d" % rdom
         elif name == "interdomain":
@@ -584,8 +586,9 @@ frame, writable or readonly."""
             field(mt, msize, mfmt, h, "va"), field(mt, msize, mfmt, h, "mfn"),
             "writable" if field(mt, msize, mfmt, h, "writable") else "readonly",
             "  (granter gone)" if field(mt, msize, mfmt, h, "granter_gone") else ""))
-    print("d%d maptrack: %s" % (i, "%d handle%s in use" % (len(handles), "" if len(handles) == 1
-                                                           else "s") if handles else "no handles in use"))
+    n = len(handles)
+    print("d%d maptrack: %s" % (i, "%d handle%s in use" % (n, "" if n == 1 else "s") if n
+                                else "no handles in use"))
     if handles:
         print("\n".join(handles))
 
