@@ -3,13 +3,15 @@
 known point with GDB in batch mode, run each `pvlab` command (tools/gdb/pvlab.py) and check
 its output against the state the guest set up.
 
-1. Reference tree, `-- test=gdb -- test=idle`: the guest (guest/tests/gdb.c) maps a fresh
-   page at 0x8000000000 (new L3, L2 and L1 tables), prints its mfn and its L4, makes two
+1. Reference tree, `-- test=gdb -- test=gdb-peer`: the guest (guest/tests/gdb.c) maps a
+   fresh page at 0x8000000000 (new L3, L2 and L1 tables), prints its mfn and its L4, binds
+   ports and grants a page to d1 and maps d1's grant (printing their numbers), makes two
    xen_version hypercalls (with a ring header at the start of the page for `pvlab ring`),
    then a pvlab_debug_op log, where `break do_debug_op if cmd == 4`
    stops it.
 2. Student tree: the same commands on `make STRIP=0` (every lab's stub, as in the lab 0
-   release), stopped at d1's 50th exit of the demo: the commands read only given code.
+   release), stopped at d1's 50th exit of the demo: the commands read only given code
+   (evtchn and grants: just the builder's timer port, no grant table).
 
 Skips with one line when GDB (with Python) is missing.  Prints PASS:/FAIL: lines and
 `gdb: N passed, N failed`.
@@ -145,7 +147,7 @@ def table_levels(wk, dom):
 
 def reference(ok):
     """The commands against the state guest test=gdb set up."""
-    gout, qout = session(os.path.join(ROOT, "obj", "hv.elf"), "-- test=gdb -- test=idle",
+    gout, qout = session(os.path.join(ROOT, "obj", "hv.elf"), "-- test=gdb -- test=gdb-peer",
                          "do_debug_op if cmd == 4",
                          [("domains", "pvlab domains"), ("vcpu", "pvlab vcpu 0"),
                           ("trace", "pvlab trace 8 d0"), ("walk", walk_then_frame(0, VA)),
@@ -155,7 +157,8 @@ def reference(ok):
                           ("vmx", "set var vcpu_ops = &vmx_ops"), ("vmxvcpu", "pvlab vcpu 0"),
                           ("vmxwalk", "pvlab walk 0 %#x" % VA),
                           ("vmxroot", "python gdb.execute('pvlab walk 0 %#x ' + "
-                                      "re.search(r'L4 (0x[0-9a-f]+)', w).group(1))" % VA)])
+                                      "re.search(r'L4 (0x[0-9a-f]+)', w).group(1))" % VA)]
+                         + EVENTS_GRANTS)
     m = re.search(r"^\(d0\) gdb: mapped mfn ([0-9a-f]+) at va [0-9a-f]+, l4 ([0-9a-f]+)$",
                   qout, re.M)
     ver = re.search(r"^\(d0\) gdb: xen_version (\d+), then the stop$", qout, re.M)
@@ -170,8 +173,8 @@ def reference(ok):
     dom = get("domains", "")
     ok(re.search(r"^d0 ?\*? +running +yes +2048 +\d+ +runnable +[0-9a-f]{16} +\d+ +\"test=gdb\"$",
                  dom, re.M), "domains: d0 running, privileged, 2048 pages, test=gdb", dom)
-    ok(re.search(r"^d1 ?\*? +running +no +2048 +\d+ +\w+ +[0-9a-f]{16} +\d+ +\"test=idle\"$",
-                 dom, re.M), "domains: d1 running, unprivileged, test=idle", dom)
+    ok(re.search(r"^d1 ?\*? +running +no +2048 +\d+ +\w+ +[0-9a-f]{16} +\d+ +\"test=gdb-peer\"$",
+                 dom, re.M), "domains: d1 running, unprivileged, test=gdb-peer", dom)
 
     tr = get("trace", "").strip().split("\n")
     ok(re.search(r" d0 hypercall +rip [0-9a-f]{16}  pvlab_debug_op\(48\)  \(in progress\)$",
@@ -215,6 +218,76 @@ def reference(ok):
        "vmx backend: walk without a root says what to give", get("vmxwalk", ""))
     ok(re.search(r"^  => mfn %#x, machine address" % mfn, get("vmxroot", ""), re.M),
        "vmx backend: walk with the L4 given", get("vmxroot", ""))
+    events_grants(ok, get, qout)
+
+
+# `pvlab evtchn` and `pvlab grants` in the reference session, after the commands above.
+EVENTS_GRANTS = [("evtchn0", "pvlab evtchn 0"), ("evtchn1", "pvlab evtchn d1"),
+                 ("grants0", "pvlab grants 0"), ("grants1", "pvlab grants d1"),
+                 ("badev", "pvlab evtchn 7"), ("badgnt", "pvlab grants x"),
+                 # d1 without ports: its timer port closed, nothing pending, by hand
+                 ("closed", "set var domains[1].evtchn[1].state = 0"),
+                 ("stray", "set var ((struct shared_info *)(domains[1].shared_info_mfn << 12))"
+                           "->evtchn_pending[0] = 2"),
+                 ("strayev", "pvlab evtchn 1"),
+                 ("cleared", "set var ((struct shared_info *)(domains[1].shared_info_mfn << 12))"
+                             "->evtchn_pending[0] = 0"),
+                 ("noports", "pvlab evtchn 1")]
+
+
+def events_grants(ok, get, qout):
+    """pvlab evtchn and pvlab grants against the ports and grants d0 and d1 printed."""
+    m = re.search(r"^\(d0\) gdb: ports unbound (\d+) pair (\d+) (\d+), grant ref (\d+) of mfn "
+                  r"([0-9a-f]+), handles (\d+) (\d+) of d1 refs (\d+) (\d+) at va ([0-9a-f]+)$",
+                  qout, re.M)
+    peer = re.search(r"^\(d1\) gdb-peer: granted refs \d+ \d+ of mfns ([0-9a-f]+) ([0-9a-f]+) "
+                     r"to d0$", qout, re.M)
+    if not ok(m and peer, "events and grants: the guests printed their ports and grants", qout):
+        return
+    unbound, a, b, ref, mfn, handle, rohandle, pref, roref, va = [
+        int(x, 16 if i in (4, 9) else 10) for i, x in enumerate(m.groups())]
+    pmfn, romfn = int(peer.group(1), 16), int(peer.group(2), 16)
+    ev = get("evtchn0", "")
+    ok(re.search(r"^d0 event channels: vcpu0 upcall_pending 1, upcall_mask 0, "
+                 r"pending_sel %016x$" % (1 << a // 64), ev, re.M),
+       "evtchn: d0's vcpu_info: an upcall due, the selector bit of port %d" % a, ev)
+    want = [(1, r"virq +0 \(timer\) +0 +0", "VIRQ_TIMER (the builder's)"),
+            (unbound, r"unbound +for d1 +0 +1", "unbound for d1, masked"),
+            (a, r"interdomain +d0 port %d +1 +0" % b, "interdomain to d0 port %d, pending" % b),
+            (b, r"interdomain +d0 port %d +1 +1" % a, "its peer, pending and masked")]
+    for port, rest, what in want:
+        ok(re.search(r"^ +%d +%s$" % (port, rest), ev, re.M), "evtchn: d0 port %d: %s"
+           % (port, what), ev)
+    ok(len(re.findall(r"^ +\d+ +[a-z]", ev, re.M)) == 4, "evtchn: d0 has just those 4 ports", ev)
+    ok(re.search(r"^ +1 +virq +0 \(timer\) +[01] +0$", get("evtchn1", ""), re.M),
+       "evtchn d1: its timer port", get("evtchn1", ""))
+    ok(re.search(r"^ +1 +free +- +1 +0$", get("strayev", ""), re.M),
+       "evtchn: a pending bit on a free port is listed", get("strayev", ""))
+    ok(get("noports", "").strip().split("\n")[-1] == "  no ports bound, none pending",
+       "evtchn: a domain without ports says so", get("noports", ""))
+    g0, g1 = get("grants0", ""), get("grants1", "")
+    ok(re.search(r"^d0 grant table: 1 frame \(mfn 0x[0-9a-f]+\), 512 refs, 1 in use$", g0, re.M)
+       and re.search(r"^ +%d +permit_access\|readonly +d1 +%#x +0 \(0 writable\)$" % (ref, mfn),
+                     g0, re.M), "grants: d0's read-only grant of mfn %#x to d1, ref %d, unpinned"
+       % (mfn, ref), g0)
+    ok(re.search(r"^d0 maptrack: 2 handles in use\n  handle %d +-> d1 ref %d  host address %#x  "
+                 r"mfn %#x  writable\n  handle %d +-> d1 ref %d  host address %#x  mfn %#x  "
+                 r"readonly$" % (handle, pref, va, pmfn, rohandle, roref, va + 4096, romfn),
+                 g0, re.M),
+       "grants: d0's maptrack: handle %d of d1's ref %d writable, %d of ref %d read-only"
+       % (handle, pref, rohandle, roref), g0)
+    ok(re.search(r"^ +%d +permit_access\|reading\|writing +d0 +%#x +1 \(1 writable\)$"
+                 % (pref, pmfn), g1, re.M),
+       "grants: d1's ref %d in use (reading|writing) by d0, one writable pin" % pref, g1)
+    ok(re.search(r"^ +%d +permit_access\|readonly\|reading +d0 +%#x +1 \(0 writable\)$"
+                 % (roref, romfn), g1, re.M),
+       "grants: d1's read-only ref %d in use (reading) by d0, one read-only pin" % roref, g1)
+    ok(re.search(r", 2 in use$", g1, re.M), "grants: d1 has just those 2 entries in use", g1)
+    ok(re.search(r"^d1 maptrack: no handles in use$", g1, re.M), "grants: d1 maps nothing", g1)
+    ok(get("badev", "").strip() == "pvlab evtchn: no domain d7 (domains: d0 d1)",
+       "evtchn: a bad domain id: one line", get("badev", ""))
+    ok(get("badgnt", "").strip() == "pvlab grants: 'x' is not a domain id (like 0 or d1)",
+       "grants: not a domain id: one line", get("badgnt", ""))
 
 
 def student(ok):
@@ -227,7 +300,8 @@ def student(ok):
                          "-- test=demo -- test=demo",
                          "handle_exit if v->dom->id == 1 && v->exits == 50",
                          [("domains", "pvlab domains"), ("vcpu", "pvlab vcpu 1"),
-                          ("trace", "pvlab trace 4 d1"), ("walk", walk_then_frame(1, 0x400000))])
+                          ("trace", "pvlab trace 4 d1"), ("walk", walk_then_frame(1, 0x400000))]
+                         + [("evtchn", "pvlab evtchn 1"), ("grants", "pvlab grants 1")])
     s = sections(gout)
     get = s.get
     if not ok("Breakpoint 1, handle_exit" in gout and "@@end" in gout,
@@ -250,6 +324,11 @@ def student(ok):
     ok(l4 and re.search(r"^d1 vcpu0: .*\n(.*\n)*  cr0 [0-9a-f]{16}  cr2 [0-9a-f]{16}  cr3 %016x"
                         % (int(l4.group(1), 16) << 12), get("vcpu", ""), re.M),
        "student tree: vcpu 1 shows the CR3 the walk started from", get("vcpu", ""))
+    ok(re.search(r"^ +1 +virq +0 \(timer\) +[01] +[01]$", get("evtchn", ""), re.M),
+       "student tree: evtchn shows the builder's timer port", get("evtchn", ""))
+    ok(get("grants", "").strip() == "d1 grant table: none (nr_frames 0: no "
+       "GNTTABOP_setup_table has succeeded)\nd1 maptrack: no handles in use",
+       "student tree: grants says there is no table and no mapping", get("grants", ""))
 
 
 def main():

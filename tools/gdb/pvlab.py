@@ -5,6 +5,8 @@
     pvlab frame MFN          a machine frame: owner, type, counts, flags, who maps it
     pvlab walk DOM VA [L4]   a guest virtual address through the domain's page tables
     pvlab trace [N] [DOM]    the last N VM exits (hv/trace.c)
+    pvlab evtchn DOM         a domain's event-channel ports: state, peer, pending, masked
+    pvlab grants DOM         a domain's grant entries in use and its maptrack handles
 
 `.gdbinit` sources this file.  Everything is read from hypervisor memory through its direct
 map (virtual == machine address).  Under QEMU the commands switch the gdbstub to physical
@@ -484,6 +486,143 @@ Usage: pvlab trace [N] [DOM]    (default: the last 16 exits of every domain)
         len(recs), "" if dom is None else " of d%d" % dom, t.seq, t.size))
     for seq, r in recs:
         print("  " + t.line(seq, r, newest))
+
+
+# Mirrors of #defines (include/public/event_channel.h, grant_table.h): not in the debug info.
+EVTCHN_STATES = {0: "free", 1: "unbound", 2: "interdomain", 3: "pirq", 4: "virq", 5: "ipi"}
+VIRQ_NAMES = {0: "timer", 1: "debug", 2: "console"}
+GTF_BITS = [(2, "readonly"), (3, "reading"), (4, "writing")]
+
+
+def raw_array(arr):
+    """A gdb array value as (bytes, element size, {field: (offset, struct format)})."""
+    el = arr.type.target()
+    n = arr.type.range()[1] + 1
+    fmt = {f.name: (f.bitpos // 8, {1: "B", 2: "H", 4: "I", 8: "Q"}[f.type.sizeof])
+           for f in el.fields()}
+    return read(int(arr.address), n * el.sizeof), el.sizeof, fmt
+
+
+def field(buf, size, fmt, i, name):
+    at, f = fmt[name]
+    return struct.unpack_from("<" + f, buf, i * size + at)[0]
+
+
+def bit(words, n):
+    return (words[n // 64] >> (n % 64)) & 1
+
+
+@command("evtchn")
+def cmd_evtchn(arg):
+    """Show a domain's event-channel ports: state, peer or virq, pending and masked.
+
+Usage: pvlab evtchn DOM
+One line per port in use (hv/hv.h struct evtchn, d->evtchn[]): unbound (and the domain
+allowed to bind it), interdomain (the peer domain and port), virq N; then its bits in
+the domain's shared-info page (evtchn_pending, evtchn_mask).  The first line is vCPU 0's
+upcall_pending, upcall_mask and evtchn_pending_sel.  A pending bit on a free port is listed
+too: it is a stray the guest would still see."""
+    if not arg.strip():
+        raise gdb.GdbError("pvlab evtchn: which domain?  Usage: pvlab evtchn DOM")
+    d = domain(arg, "evtchn")
+    buf, size, fmt = raw_array(d["evtchn"])
+    si_type = gdb.lookup_type("struct shared_info")
+    off = {f.name: f.bitpos // 8 for f in si_type.fields()}
+    si = int(d["shared_info_mfn"]) << PAGE_SHIFT
+    pending = u64s(si + off["evtchn_pending"], 64)
+    mask = u64s(si + off["evtchn_mask"], 64)
+    vi_size = gdb.lookup_type("struct vcpu_info").sizeof
+    vi = read(si + off["vcpu_info"] + vi_size * int(d["vcpu"]["id"]), 16)   # pending, mask, sel
+    print("d%d event channels: vcpu%d upcall_pending %d, upcall_mask %d, pending_sel %016x" % (
+        int(d["id"]), int(d["vcpu"]["id"]), vi[0], vi[1], struct.unpack_from("<Q", vi, 8)[0]))
+    lines = []
+    for p in range(1, len(buf) // size):
+        st = field(buf, size, fmt, p, "state")
+        if st == 0 and not bit(pending, p):
+            continue
+        name = EVTCHN_STATES.get(st, "?%d" % st)
+        rdom = field(buf, size, fmt, p, "remote_dom")
+        rport = field(buf, size, fmt, p, "remote_port")
+        if name == "unbound":
+            peer = "for d%d" % rdom
+        elif name == "interdomain":
+            peer = "d%d port %d" % (rdom, rport)
+        elif name == "virq":
+            v = field(buf, size, fmt, p, "virq")
+            peer = "%d%s" % (v, " (%s)" % VIRQ_NAMES[v] if v in VIRQ_NAMES else "")
+        else:
+            peer = "-"
+        lines.append("  %4d  %-11s  %-16s  %d        %d" % (p, name, peer, bit(pending, p),
+                                                           bit(mask, p)))
+    if not lines:
+        print("  no ports bound, none pending")
+        return
+    print("  port  state        peer / virq       pending  masked")
+    print("\n".join(lines))
+
+
+@command("grants")
+def cmd_grants(arg):
+    """Show a domain's grant table (entries in use) and its maptrack handles (mappings).
+
+Usage: pvlab grants DOM
+The table: its frames, then each entry whose flags are not 0 (include/public/
+grant_table.h): ref, flags (permit_access, readonly, reading, writing), the domain it is
+granted to, the frame, and the hypervisor's pin counts (hv/grant.c act[]).  The maptrack:
+each live handle of DOM as a mapper: the granter domain and ref, the host address, the
+frame, writable or readonly."""
+    if not arg.strip():
+        raise gdb.GdbError("pvlab grants: which domain?  Usage: pvlab grants DOM")
+    d = domain(arg, "grants")
+    i = int(d["id"])
+    g = sym("gnt")[i]
+    nf = int(g["nr_frames"])
+    cap = g["frames"].type.range()[1] + 1
+    if nf == 0:
+        print("d%d grant table: none (nr_frames 0: no GNTTABOP_setup_table has succeeded)" % i)
+    elif nf > cap:
+        print("d%d grant table: nr_frames %d is over its maximum %d (corrupt)" % (i, nf, cap))
+    else:
+        frames = [int(g["frames"][k]) for k in range(nf)]
+        act, asize, afmt = raw_array(g["act"])
+        rows = []
+        for k, mfn in enumerate(frames):
+            tab = read(mfn << PAGE_SHIFT, 1 << PAGE_SHIFT)
+            for e in range(512):
+                flags, domid, frame = struct.unpack_from("<HHI", tab, 8 * e)
+                if not flags:
+                    continue
+                ref = k * 512 + e
+                kind = {0: "invalid", 1: "permit_access"}.get(flags & 3, "type%d" % (flags & 3))
+                names = [kind] + [n for b, n in GTF_BITS if flags & (1 << b)]
+                rest = flags & ~0x1f
+                if rest:
+                    names.append("%#x" % rest)
+                pins = field(act, asize, afmt, ref, "pins") if ref * asize < len(act) else 0
+                wpins = field(act, asize, afmt, ref, "wpins") if ref * asize < len(act) else 0
+                rows.append("  %5d  %-30s  d%-4d  %#-9x  %d (%d writable)" % (
+                    ref, "|".join(names), domid, frame, pins, wpins))
+        print("d%d grant table: %d frame%s (mfn %s), %d refs, %d in use" % (
+            i, nf, "" if nf == 1 else "s", " ".join("%#x" % m for m in frames), nf * 512,
+            len(rows)))
+        if rows:
+            print("    ref  flags                           domid  frame      pins")
+            print("\n".join(rows))
+    mt, msize, mfmt = raw_array(g["maptrack"])
+    handles = []
+    for h in range(len(mt) // msize):
+        if not field(mt, msize, mfmt, h, "live"):
+            continue
+        handles.append("  handle %-3d -> d%d ref %d  host address %#x  mfn %#x  %s%s" % (
+            h, field(mt, msize, mfmt, h, "dom"), field(mt, msize, mfmt, h, "ref"),
+            field(mt, msize, mfmt, h, "va"), field(mt, msize, mfmt, h, "mfn"),
+            "writable" if field(mt, msize, mfmt, h, "writable") else "readonly",
+            "  (granter gone)" if field(mt, msize, mfmt, h, "granter_gone") else ""))
+    n = len(handles)
+    print("d%d maptrack: %s" % (i, "%d handle%s in use" % (n, "" if n == 1 else "s") if n
+                                else "no handles in use"))
+    if handles:
+        print("\n".join(handles))
 
 
 # ---- the `pvlab` prefix and one GDB command per entry of COMMANDS ----------------------
