@@ -198,6 +198,9 @@ long do_xen_version(struct vcpu *v, u64 cmd, u64 arg, u64 a3 UNUSED, u64 a4 UNUS
 	}
 }
 
+/* PVLAB_DEBUG_domain_state returns enum dom_state: the numbers xen.h documents. */
+STATIC_ASSERT(DOM_FREE == 0 && DOM_RUNNING == 1 && DOM_DYING == 2 && DOM_DEAD == 3);
+
 long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64 a3, u64 a4, u64 a5)
 {
 	switch (cmd) {
@@ -219,7 +222,6 @@ long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64 a3, u64 a4, u64 a5)
 	case PVLAB_DEBUG_fpu_switches:
 		return (long)v->fpu_switches;
 	case PVLAB_DEBUG_domain_state:	/* tests: wait for another domain's teardown to end */
-		STATIC_ASSERT(DOM_FREE == 0 && DOM_RUNNING == 1 && DOM_DYING == 2 && DOM_DEAD == 3);
 		if (arg >= MAX_DOMAINS)
 			return -XEN_ESRCH;
 		return (long)domains[arg].state;
