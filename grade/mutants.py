@@ -284,7 +284,9 @@ def main(argv):
     save_cache(cache_path, cache)
     if args.record:
         caught = {r.mutant.id: r.outcome.test.id for r in results if r.ok}
-        save_cache(record_path, dict(load_cache(record_path), **caught))
+        alive = {m.id for m in find_mutants(root, [], [])}	# a removed mutant's entry goes
+        kept = {k: v for k, v in load_cache(record_path).items() if k in alive}
+        save_cache(record_path, dict(kept, **caught))
     for f in failures:
         print("FAIL: " + f)
     for lab in sorted({m.lab for m in mutants}):

@@ -200,14 +200,34 @@ TEST(test_pt_hostile, "pt-hostile", "every way to map what is not ours is refuse
 	u64 other = new_address_space();
 	check_eq(UPDATE(self_ma, (other << PAGE_SHIFT) | RO), -XEN_EBUSY,
 		 "an L4 entry pointing at another L4 (a linear chain): -EBUSY (XSA-240)");
-	/* A table that already maps itself before it is ever pinned (XSA-182 again): only a
-	 * frame that claims its type before validating its entries refuses it. */
+	/* A table that already maps itself before it is ever pinned (XSA-182 again).  Above L1
+	 * the given prevalidation refuses it whatever get_page_type() does (it types the frame
+	 * one level down first); at L1 only a get_page_type() that claims the type before
+	 * validating the entries does. */
 	u64 *selfish = alloc_page();
 	u64 selfish_mfn = virt_to_mfn(selfish);
 	selfish[256] = (selfish_mfn << PAGE_SHIFT) | RO;
 	check_eq(HYPERVISOR_update_va_mapping((u64)selfish, (selfish_mfn << PAGE_SHIFT) | RO, UVMF_INVLPG), 0,
 		 "a page holding a self-map, made read-only");
 	check_eq(mmuext(MMUEXT_PIN_L4_TABLE, selfish_mfn), -XEN_EBUSY, "pin it as an L4: -EBUSY (XSA-182)");
+	u64 *selfl1 = alloc_page();
+	u64 selfl1_mfn = virt_to_mfn(selfl1);
+	selfl1[7] = (selfl1_mfn << PAGE_SHIFT) | RW;
+	check_eq(HYPERVISOR_update_va_mapping((u64)selfl1, (selfl1_mfn << PAGE_SHIFT) | RO, UVMF_INVLPG), 0,
+		 "a page holding a writable map of itself, made read-only");
+	check_eq(mmuext(MMUEXT_PIN_L1_TABLE, selfl1_mfn), -XEN_EBUSY,
+		 "pin it as an L1 (a writable map of a live table): -EBUSY (XSA-182)");
+	check_eq(HYPERVISOR_update_va_mapping((u64)selfl1, (selfl1_mfn << PAGE_SHIFT) | RW, UVMF_INVLPG), 0,
+		 "... and it maps writable again: the refused pin left no type behind");
+	/* A validation that fails must leave the frame as it found it, untyped. */
+	u64 *badl1 = alloc_page();
+	u64 badl1_mfn = virt_to_mfn(badl1);
+	badl1[3] = (0x100ULL << PAGE_SHIFT) | RO;	/* the hypervisor's frame */
+	check_eq(HYPERVISOR_update_va_mapping((u64)badl1, (badl1_mfn << PAGE_SHIFT) | RO, UVMF_INVLPG), 0,
+		 "a page mapping the hypervisor's frame, made read-only");
+	check_eq(mmuext(MMUEXT_PIN_L1_TABLE, badl1_mfn), -XEN_EINVAL, "pin it as an L1: -EINVAL");
+	check_eq(HYPERVISOR_update_va_mapping((u64)badl1, (badl1_mfn << PAGE_SHIFT) | RW, UVMF_INVLPG), 0,
+		 "... and it maps writable again: the failed validation left no type behind");
 	u64 bare = new_table();
 	check_eq(mmuext(MMUEXT_NEW_BASEPTR, bare), -XEN_EINVAL, "NEW_BASEPTR to an unpinned table: -EINVAL");
 	check_eq(mmuext(MMUEXT_NEW_BASEPTR, 0x100), -XEN_EINVAL, "NEW_BASEPTR to the hypervisor's frame: -EINVAL");
