@@ -231,8 +231,13 @@ static int decode_cr_insn(struct vcpu *v, struct vm_exit *e)
 	} else {
 		u8 modrm = insn_byte(&in);
 		unsigned reg = (modrm >> 3) & 7;
-		if ((op == 0x22 || op == 0x20) && (reg | (in.rex & 4 ? 8 : 0)) == e->cr.cr) {
+		unsigned n = reg | (in.rex & 4 ? 8 : 0);
+		/* A read exit names CR0, the one read we intercept, but QEMU 10's SVM was
+		 * seen to exit for a read of CR3 too (7.2 does not): for CR2-CR4, carry out
+		 * what the instruction reads, as the CPU would have. */
+		if ((op == 0x22 || op == 0x20) && (n == e->cr.cr || (rd && (n == 2 || n == 3 || n == 4)))) {
 			e->cr.kind = CR_MOV;
+			e->cr.cr = (u8)n;
 			e->cr.gpr = (modrm & 7) | (in.rex & 1 ? 8 : 0);
 		} else if (op == 0x01 && reg == 6 && e->cr.cr == 0 && !rd) {
 			e->cr.kind = CR_LMSW;

@@ -18,7 +18,8 @@ struct trace trace;
 const char *const trace_reason_name[] = {
 	[EXIT_HYPERCALL] = "hypercall", [EXIT_CPUID] = "cpuid", [EXIT_HLT] = "hlt",
 	[EXIT_IO] = "io", [EXIT_MSR_READ] = "msr-read", [EXIT_MSR_WRITE] = "msr-write",
-	[EXIT_CR_WRITE] = "cr-write", [EXIT_EXCEPTION] = "exception", [EXIT_INTR] = "intr",
+	[EXIT_CR_READ] = "cr-read", [EXIT_CR_WRITE] = "cr-write", [EXIT_EXCEPTION] = "exception",
+	[EXIT_INTR] = "intr",
 	[EXIT_INTR_WINDOW] = "intr-window", [EXIT_TRIPLE_FAULT] = "triple-fault",
 	[EXIT_FORBIDDEN] = "forbidden", [EXIT_ENTRY_FAILED] = "entry-failed",
 	[EXIT_UNHANDLED] = "unhandled",
@@ -43,7 +44,7 @@ static const char *arg_label(u8 reason)
 	switch (reason) {
 	case EXIT_IO: return "port";
 	case EXIT_MSR_READ: case EXIT_MSR_WRITE: return "msr";
-	case EXIT_CR_WRITE: return "cr";
+	case EXIT_CR_READ: case EXIT_CR_WRITE: return "cr";
 	case EXIT_EXCEPTION: return "vector";
 	default: return "";
 	}
@@ -52,7 +53,8 @@ static const char *arg_label(u8 reason)
 static void trace_print(const struct trace_rec *t, u64 seq, u64 now)
 {
 	u64 us = tsc_khz ? (now - t->tsc) * 1000 / tsc_khz : 0;
-	const char *why = t->reason <= EXIT_UNHANDLED ? trace_reason_name[t->reason] : "?";
+	const char *why = t->reason <= EXIT_UNHANDLED && trace_reason_name[t->reason] ?
+			  trace_reason_name[t->reason] : "?";
 	printf("  #%-6lu %7lu us ago  d%u %-12s rip %016lx", seq, us, t->dom, why, t->rip);
 	if (t->reason == EXIT_HYPERCALL) {
 		const char *hc = t->arg < NR_HYPERCALLS ? trace_hypercall_name[t->arg] : NULL;
