@@ -93,6 +93,25 @@ int write_fault(volatile u64 *p, u64 v)
 	return last_fault.vector;
 }
 
+void fxsave_pattern(struct fxsave_area *p, unsigned n)
+{
+	memset(p, 0, sizeof(*p));
+	p->fcw = (u16)(0x7f | (n & 3) << 10 | ((n >> 2) & 3) << 8);
+	p->fsw = (u16)((n & 7) << 8);
+	p->ftw = 0xff;
+	p->mxcsr = 0x1f80 | (n % 3 + 1) << 13 | (n & 0x3f);
+	for (u64 i = 0; i < 8; i++) {
+		u64 mant = 0x8000000000000000ULL | (u64)n << 40 | i << 32 | 0x5ec7e7;
+		u16 exp = (u16)(0x4000 + i + n);
+		memcpy(p->st[i], &mant, 8);
+		memcpy(p->st[i] + 8, &exp, 2);
+	}
+	for (u64 i = 0; i < 16; i++) {	/* "SECRET", n and i: easy to spot in a leak */
+		u64 q[2] = { 0x5345435245540000ULL | (u64)n << 8 | i, ~((u64)n << 32 | i) };
+		memcpy(p->xmm[i], q, 16);
+	}
+}
+
 const char *fxsave_diff(const struct fxsave_area *a, const struct fxsave_area *b)
 {
 	if (a->fcw != b->fcw)

@@ -36,6 +36,9 @@ const char *test_option(const char *key);
 /* Read or write *p, catching a fault: the vector it raised, or -1 if none. */
 int read_fault(volatile u64 *p);
 int write_fault(volatile u64 *p, u64 v);
+/* Fill *p with a full FXSAVE image that no other n produces: every x87 and XMM register,
+ * FCW, FSW (condition codes), the tag word and MXCSR (rounding, flush-to-zero, sticky flags). */
+void fxsave_pattern(struct fxsave_area *p, unsigned n);
 /* Where two FXSAVE images differ in state the guest owns (not FOP/FIP/FDP, which the CPU
  * updates by itself), or NULL if nowhere. */
 const char *fxsave_diff(const struct fxsave_area *a, const struct fxsave_area *b);

@@ -18,27 +18,6 @@ static unsigned seed(void)
 	return s && !parse_size(s, &n) ? (unsigned)n : 1;
 }
 
-/* A full FXSAVE image that no other seed produces: every XMM byte, every x87 register,
- * the condition codes, control word and MXCSR (rounding, flush-to-zero, sticky flags). */
-static void make_pattern(struct fxsave_area *p, unsigned n)
-{
-	memset(p, 0, sizeof(*p));
-	p->fcw = (u16)(0x7f | (n & 3) << 10 | ((n >> 2) & 3) << 8);
-	p->fsw = (u16)((n & 7) << 8);
-	p->ftw = 0xff;
-	p->mxcsr = 0x1f80 | (n % 3 + 1) << 13 | (n & 0x3f);
-	for (u64 i = 0; i < 8; i++) {
-		u64 mant = 0x8000000000000000ULL | (u64)n << 40 | i << 32 | 0x5ec7e7;
-		u16 exp = (u16)(0x4000 + i);
-		memcpy(p->st[i], &mant, 8);
-		memcpy(p->st[i] + 8, &exp, 2);
-	}
-	for (u64 i = 0; i < 16; i++) {
-		u64 q[2] = { 0x5345435245540000ULL | (u64)n << 8 | i, ~((u64)n << 32 | i) };
-		memcpy(p->xmm[i], q, 16);
-	}
-}
-
 static u64 xmm7_low(void)
 {
 	u64 v;
@@ -62,7 +41,7 @@ static void check_reset_state(void)
 
 static void fill(unsigned n)
 {
-	make_pattern(&pattern, n);
+	fxsave_pattern(&pattern, n);
 	fxrstor(&pattern);
 }
 

@@ -24,27 +24,6 @@ static bool taskswitch_works(void)
 	return check_eq(HYPERVISOR_fpu_taskswitch(0), 0, "fpu_taskswitch(0)");
 }
 
-/* A full FXSAVE image that no other n produces: every x87 and XMM register, FCW, FSW, the
- * tag word and MXCSR. */
-static void make_pattern(struct fxsave_area *p, unsigned n)
-{
-	memset(p, 0, sizeof(*p));
-	p->fcw = (u16)(0x7f | (n & 3) << 10 | ((n >> 2) & 3) << 8);
-	p->fsw = (u16)((n & 7) << 8);
-	p->ftw = 0xff;
-	p->mxcsr = 0x1f80 | (n % 3 + 1) << 13 | (n & 0x3f);
-	for (u64 i = 0; i < 8; i++) {
-		u64 mant = 0x8000000000000000ULL | (u64)n << 40 | i << 32 | 0x1a2e;
-		u16 exp = (u16)(0x4000 + i + n);
-		memcpy(p->st[i], &mant, 8);
-		memcpy(p->st[i] + 8, &exp, 2);
-	}
-	for (u64 i = 0; i < 16; i++) {
-		u64 q[2] = { 0x4c415a5900000000ULL | (u64)n << 8 | i, ~((u64)n << 32 | i) };
-		memcpy(p->xmm[i], q, 16);
-	}
-}
-
 /* NULL if the registers hold the reset state, else where they do not. */
 static const char *not_reset(void)
 {
@@ -62,7 +41,7 @@ static int keep_pattern(unsigned n, int rounds, bool threads, const char **where
 {
 	static struct fxsave_area pat[MAX_THREADS], now[MAX_THREADS];
 	int t = thread_current ? thread_current->id : 0;
-	make_pattern(&pat[t], n);
+	fxsave_pattern(&pat[t], n);
 	fxrstor(&pat[t]);
 	for (int r = 0; r < rounds; r++) {
 		if (threads)
@@ -258,7 +237,7 @@ TEST(test_lazy_crash, "lazy-crash", "fill the FPU/SSE registers, then crash with
 	if (!taskswitch_works())
 		return;
 	struct fxsave_area p;
-	make_pattern(&p, seed());
+	fxsave_pattern(&p, seed());
 	fxrstor(&p);
 	struct desc_ptr none = { 0, 0 };
 	printf("FPU/SSE registers filled: this domain should now crash\n");
