@@ -35,7 +35,9 @@ import queue
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "grade"))
+sys.path.insert(0, os.path.join(ROOT, "labs"))
 import gradelib  # noqa: E402
+from check_markers import tracked_files  # noqa: E402
 
 PATCHED = re.compile(r"^\+\+\+ (?:b/)?(\S+)")
 
@@ -67,20 +69,6 @@ def find_mutants(root, labs, only):
         if (not labs or m.lab in labs) and (not only or m.name in only or m.id in only):
             found.append(m)
     return sorted(found, key=lambda m: (m.lab, m.name))
-
-
-def tracked_files(root):
-    """The tree's tracked files (as `git ls-files` lists them); outside git, every file but
-    obj/ and dot files."""
-    p = subprocess.run(["git", "-C", root, "ls-files", "-z"], stdout=subprocess.PIPE,
-                       stderr=subprocess.DEVNULL)
-    if p.returncode == 0:
-        return [f for f in p.stdout.decode().split("\0") if f]
-    found = []
-    for d, dirs, files in os.walk(root):
-        dirs[:] = [x for x in dirs if not x.startswith(".") and (d != root or x != "obj")]
-        found += [os.path.relpath(os.path.join(d, f), root) for f in files if not f.startswith(".")]
-    return found
 
 
 def make_tree(root, dest, files):
