@@ -1,14 +1,13 @@
 /*
  * memory_op as a CPU hog (XSA-45, XSA-158): one populate_physmap of thousands of pages,
  * each zeroed by the hypervisor, would hold the CPU for a long time; it must give it up
- * between extents.  Run against test=cpu-witness from=5000 until=7000
- * (guest/tests/hostile_mm.c), which watches the PV clock in that window and fails on a long
- * gap.
+ * between extents.  Run against test=cpu-witness until=7000 (guest/tests/hostile_mm.c),
+ * which watches the PV clock from its boot until 7 s and fails on a long gap.
  */
 #include "guest/test.h"
 
 #define MS 1000000UL
-#define WITNESS_FROM_MS 5000UL		/* run the witness with from=5000 until=7000: ballooning */
+#define WITNESS_FROM_MS 5000UL		/* the call starts here: ballooning */
 #define WITNESS_UNTIL_MS 7000UL		/* thousands of pages out first takes seconds under load */
 #define HOG_OVERLAP_MS 500UL
 
