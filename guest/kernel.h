@@ -11,6 +11,8 @@
 #include "x86/asm.h"
 #include "public/xen.h"
 #include "guest/hypercall.h"
+#include "public/io/netif.h"
+#include "public/io/xenbus.h"
 
 extern struct start_info *start_info;
 extern u64 *phys_to_machine;	/* start_info->mfn_list: the P2M */
@@ -146,6 +148,50 @@ long gnttab_end_foreign_access(grant_ref_t ref);	/* revoke and free: -XEN_EBUSY 
 long gnttab_map(domid_t dom, grant_ref_t ref, u64 va, bool readonly);	/* a handle */
 long gnttab_unmap(u64 va, grant_handle_t handle);
 long gnttab_prepare_va(u64 va);			/* make sure an L1 table covers va, empty there */
+
+/* netfront.c, netback.c (lab 6): the PV network device, include/public/io/netif.h.
+ * Every call returns 0 (or a count) or a negative -XEN_Exxx. */
+#define NETFRONT_BUFS 64			/* tx buffers and posted rx buffers, a page each */
+#define NETFRONT_DIR "device/vif/0/"		/* our device's store dir (relative: our home) */
+struct netfront {
+	struct netif_tx_front_ring tx;
+	struct netif_rx_front_ring rx;
+	long tx_ref, rx_ref;			/* grants of the two ring pages */
+	unsigned port;
+	domid_t backend_id;
+	char backend[64], backend_state[72];	/* the backend's store dir, its state node */
+	u8 *tx_buf[NETFRONT_BUFS], *rx_buf[NETFRONT_BUFS];
+	grant_ref_t tx_gref[NETFRONT_BUFS], rx_gref[NETFRONT_BUFS];
+	bool tx_busy[NETFRONT_BUFS];
+	u16 tx_next_free[NETFRONT_BUFS], tx_free;
+	u64 tx_frames, tx_done, tx_errors, tx_dropped, rx_frames, events_sent, sleeps;
+	volatile u64 events_got;
+	s16 last_tx_status;
+};
+long netfront_connect(struct netfront *nf, RING_IDX start);	/* the handshake; indices at start */
+long netfront_queue(struct netfront *nf, const void *frame, u32 len);	/* -XEN_EAGAIN: full */
+void netfront_push(struct netfront *nf);	/* publish what was queued; notify if asked to */
+long netfront_send(struct netfront *nf, const void *frame, u32 len);	/* queue + push */
+void netfront_reap(struct netfront *nf);	/* take tx responses: free buffers, count errors */
+long netfront_recv(struct netfront *nf, void *buf, u32 max);	/* a frame's size, or 0: none */
+long netfront_wait(struct netfront *nf, u64 timeout_ns);	/* sleep until a ring has news */
+long netfront_close(struct netfront *nf);	/* Closing, wait for the backend, end grants */
+long xenbus_wait_state(const char *path, unsigned mask, u64 timeout_ns);	/* a state in mask */
+u32 pvnet_sum(const u8 *data, u32 len, u32 seq);
+void pvnet_build(u8 *buf, domid_t dst, domid_t src, u32 seq, u32 len);
+bool pvnet_intact(const u8 *buf, u32 len);
+/* dom0 */
+#define NETBACK_MAX_VIFS 8			/* one vif per domain id 1..7 */
+struct vif_stats {
+	u64 tx_frames, tx_errors, rx_frames, rx_errors, dropped, events_sent;
+	u64 connects, closes, failed;
+};
+extern struct netback_local { u64 frames, bad; } netback_local;	/* frames sent to dom0 */
+long netback_init(void);			/* bounce pages, room to map rings */
+long netback_add_vif(domid_t d);		/* the toolstack's nodes; InitWait */
+long netback_serve(bool (*done)(void), u64 idle_ns);	/* serve store + vifs until done() */
+const struct vif_stats *netback_stats(domid_t d);
+unsigned netback_state(domid_t d);		/* our XenbusState for d's vif */
 
 /* time: a busy wait of roughly `cycles` TSC ticks (before lab 3's PV clock exists) */
 static inline void spin_tsc(u64 cycles)
