@@ -88,6 +88,10 @@ static inline long HYPERVISOR_grant_table_op(int cmd, void *ops, unsigned count)
 {
 	return _hypercall(__HYPERVISOR_grant_table_op, (u64)cmd, (u64)ops, count, 0, 0);
 }
+static inline long HYPERVISOR_domctl(struct xen_domctl *op)
+{
+	return _hypercall(__HYPERVISOR_domctl, (u64)op, 0, 0, 0, 0);
+}
 static inline long HYPERVISOR_pvlab_debug_op(int cmd, u64 arg)
 {
 	return _hypercall(__HYPERVISOR_pvlab_debug_op, (u64)cmd, arg, 0, 0, 0);

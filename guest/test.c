@@ -79,6 +79,15 @@ unsigned run_tests(void)
 	return failed || error ? SHUTDOWN_crash : SHUTDOWN_poweroff;
 }
 
+bool is_store_port(domid_t dom, unsigned port)
+{
+	struct xen_domctl op = { .cmd = XEN_DOMCTL_getdomaininfo,
+				 .interface_version = XEN_DOMCTL_INTERFACE_VERSION, .domain = dom };
+	if (HYPERVISOR_domctl(&op) < 0 || op.u.getdomaininfo.domain != dom)
+		return false;
+	return op.u.getdomaininfo.store_evtchn != 0 && op.u.getdomaininfo.store_evtchn == port;
+}
+
 int read_fault(volatile u64 *p)
 {
 	fault_reset();

@@ -33,6 +33,10 @@ bool check_eq(long got, long want, const char *what);
 void skip(const char *what, const char *why);
 /* The value of option `key` on our command line (e.g. "peer"), or NULL. */
 const char *test_option(const char *key);
+/* Is port domain dom's store port (its start_info.store_evtchn, unbound for dom0)?  Tests
+ * that find a peer's port by trying to bind each in turn skip it: dom0 could bind it, and
+ * the store needs it.  Asked with domctl, so false in a domU (which cannot bind it anyway). */
+bool is_store_port(domid_t dom, unsigned port);
 /* Read or write *p, catching a fault: the vector it raised, or -1 if none. */
 int read_fault(volatile u64 *p);
 int write_fault(volatile u64 *p, u64 v);

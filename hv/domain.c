@@ -3,8 +3,8 @@
  * domain, the way Xen's toolstack builds a PV guest.  Guest memory, in pseudo-physical
  * frame (pfn) order:
  *
- *   [ kernel image | start_info | P2M (mfn_list) | boot stack | page tables L4 L3 L2 L1... ]
- *     ^ virt_base                                               ^ pt_base          free ->
+ *   [ kernel image | start_info | store | P2M (mfn_list) | boot stack | page tables L4 L3 ...]
+ *     ^ virt_base                                                       ^ pt_base     free ->
  *
  * All of it is mapped at virt_base + pfn * 4 KiB by page tables that hold *machine*
  * addresses (direct paging).  The page-table frames are mapped read-only and typed in the
@@ -12,6 +12,11 @@
  * the guest can never write its own page tables except through validated hypercalls.  As in
  * Mini-OS, the first free pfn is pfn(pt_base) + nr_pt_frames.  As for 64-bit Xen PV guests,
  * the mappings are user-accessible: the guest kernel decides what its programs may touch.
+ *
+ * A domU also gets what Xen's toolstack gives it for the store (lab 6): the page after
+ * start_info (where Xen's PV builder puts it), an unbound port for dom0, and grant ref
+ * GNTTAB_RESERVED_XENSTORE granting that page to dom0 -- so dom0, the store, can find it
+ * with getdomaininfo and map it like any grant.  dom0 has no store page: it is the store.
  */
 #include "hv/hv.h"
 #include "hv/elf.h"
@@ -23,7 +28,7 @@ u64 *m2p;	/* machine-to-physical: m2p[mfn] = pfn of the owning domain (lab 2) */
 
 struct layout {
 	u64 nr_pages, virt_base, entry, hypercall_page;
-	u64 image_pages, start_info, p2m, nr_p2m, stack, pt, nr_pt, nr_l1;
+	u64 image_pages, start_info, store, p2m, nr_p2m, stack, pt, nr_pt, nr_l1;
 };
 
 struct domain *domain_by_id(domid_t id)
@@ -87,12 +92,14 @@ static const char *elf_check(const u8 *img, size_t len, struct layout *l)
 	return NULL;
 }
 
-/* Where everything goes for a domain of nr_pages.  Returns NULL or what does not fit. */
-static const char *plan(struct layout *l, u64 nr_pages)
+/* Where everything goes for a domain of nr_pages (with a store page: a domU).  Returns NULL
+ * or what does not fit. */
+static const char *plan(struct layout *l, u64 nr_pages, bool store)
 {
 	l->nr_pages = nr_pages;
 	l->start_info = l->image_pages;
-	l->p2m = l->start_info + 1;
+	l->store = store ? l->start_info + 1 : 0;
+	l->p2m = l->start_info + 1 + (store ? 1 : 0);
 	l->nr_p2m = ROUNDUP(nr_pages * sizeof(u64), PAGE_SIZE) / PAGE_SIZE;
 	l->stack = l->p2m + l->nr_p2m;
 	l->pt = l->stack + BOOT_STACK_PAGES;
@@ -193,6 +200,8 @@ static void fill_start_info(struct domain *d, const struct layout *l)
 	si->nr_pages = l->nr_pages;
 	si->shared_info = d->shared_info_mfn << PAGE_SHIFT;
 	si->flags = d->privileged ? SIF_PRIVILEGED | SIF_INITDOMAIN : 0;
+	si->store_mfn = d->store_mfn;
+	si->store_evtchn = d->store_evtchn;
 	si->pt_base = l->virt_base + l->pt * PAGE_SIZE;
 	si->nr_pt_frames = l->nr_pt;
 	si->mfn_list = l->virt_base + l->p2m * PAGE_SIZE;
@@ -232,6 +241,18 @@ static void config_error(domid_t id, const char *what)
 	machine_exit(EXIT_CONFIG);
 }
 
+/* DomU d's side of the store (lab 6): its page (already zeroed and mapped RW in its direct
+ * map, an ordinary page of its own), a port for dom0 and grant ref 1 for dom0.  After
+ * hooks_domain_init(), which binds VIRQ_TIMER on port 1. */
+static void store_setup(struct domain *d, mfn_t store)
+{
+	long port = evtchn_alloc_store_port(d, 0);
+	d->store_mfn = store;
+	if (port < 0 || gnttab_grant_store_page(d) < 0)
+		config_error(d->id, "no memory left for its store page's grant table");
+	d->store_evtchn = (u32)port;
+}
+
 struct domain *domain_build(const char *spec, const void *elf, size_t elf_len, bool privileged)
 {
 	domid_t id = 0;
@@ -249,7 +270,7 @@ struct domain *domain_build(const char *spec, const void *elf, size_t elf_len, b
 	if (!err)
 		err = elf_check(elf, elf_len, &l);
 	if (!err)
-		err = plan(&l, mem >> PAGE_SHIFT);
+		err = plan(&l, mem >> PAGE_SHIFT, !privileged);
 	if (err)
 		config_error(id, err);
 	if (l.nr_pages + 8 > frames_free_count())
@@ -276,7 +297,6 @@ struct domain *domain_build(const char *spec, const void *elf, size_t elf_len, b
 	for (u64 pfn = 0; pfn < l.nr_pages; pfn++)	/* the guest's copy of the P2M */
 		((u64 *)mfn_to_virt(p2m[l.p2m + pfn / 512]))[pfn % 512] = p2m[pfn];
 	build_page_tables(&l, p2m);
-	fill_start_info(d, &l);
 
 	struct vcpu *v = &d->vcpu;
 	*v = (struct vcpu){ .dom = d, .state = VCPU_RUNNABLE };
@@ -289,6 +309,9 @@ struct domain *domain_build(const char *spec, const void *elf, size_t elf_len, b
 		panic("d%u: cannot create its vCPU", id);
 	hooks_vcpu_init(v);
 	hooks_domain_init(d);	/* time, events and the labs' subsystems */
+	if (!privileged)
+		store_setup(d, p2m[l.store]);
+	fill_start_info(d, &l);
 	d->state = DOM_RUNNING;
 	printf("pvlab: d%u: %lu MiB, %s, entry %lx, command line \"", id, mem >> 20,
 	       privileged ? "privileged" : "unprivileged", l.entry);

@@ -69,13 +69,22 @@ static void clear_flags(struct grant_entry_v1 *e, u16 bits)
 	__atomic_fetch_and(&e->flags, (u16)~bits, __ATOMIC_SEQ_CST);
 }
 
+/* Is ref one of the reserved refs (0..7) that domain ld may not use?  All of them, but
+ * GNTTAB_RESERVED_XENSTORE for dom0: the builder granted the domU's store page there. */
+static bool reserved_ref(domid_t ld, grant_ref_t ref)
+{
+	if (ref == GNTTAB_RESERVED_XENSTORE && ld < MAX_DOMAINS && domains[ld].privileged)
+		return false;
+	return ref < GNTTAB_NR_RESERVED_ENTRIES;
+}
+
 /* Pin entry `ref` of granter rd for a use by domain `ld`, writable or not: check the
  * entry and set GTF_reading (| GTF_writing) with compare-and-swap on {flags, domid}; the
  * first pin records the frame.  GNTST_okay with *mfn set, or the GNTST_* of the refusal. */
 static s16 pin(struct domain *rd, domid_t ld, grant_ref_t ref, bool writable, mfn_t *mfn)
 {
 #if SOLUTION(5)
-	if (ref < GNTTAB_NR_RESERVED_ENTRIES || ref >= nr_entries(rd))
+	if (reserved_ref(ld, ref) || ref >= nr_entries(rd))
 		return GNTST_bad_gntref;
 	struct grant_entry_v1 *e = entry_of(rd, ref);
 	struct active_grant *a = &gnt[rd->id].act[ref];
@@ -105,10 +114,11 @@ static s16 pin(struct domain *rd, domid_t ld, grant_ref_t ref, bool writable, mf
 	*mfn = a->frame;
 	return GNTST_okay;
 #else // SOLUTION(5)
-	/* Lab 5: check ref and the entry; set GTF_reading (GTF_writing) with compare-and-swap
+	/* Lab 5: check ref (reserved_ref(), the table's end) and the entry; set GTF_reading (GTF_writing) with compare-and-swap
 	 * on the 32-bit word {flags, domid}, a bounded number of tries; count the pin in
 	 * gnt[rd->id].act[ref], recording the frame at the first. */
-	(void)rd, (void)ld, (void)ref, (void)writable, (void)mfn, (void)entry_of, (void)nr_entries;
+	(void)rd, (void)ld, (void)ref, (void)writable, (void)mfn, (void)entry_of, (void)nr_entries,
+		(void)reserved_ref;
 	return GNTST_general_error;
 #endif // SOLUTION(5)
 }
@@ -378,6 +388,26 @@ long do_grant_table_op(struct vcpu *v, u64 cmd, u64 uop, u64 count, u64 a4 UNUSE
 		if (copy_to_guest(v, at, op, size) < 0)
 			return -XEN_EFAULT;
 	}
+	return 0;
+}
+
+/* Given (lab 6): at build time, give domU d its first grant-table frame and fill ref
+ * GNTTAB_RESERVED_XENSTORE with {permit_access, dom0, d's store page}, as Xen's toolstack
+ * does, so that dom0 maps the store page with an ordinary map_grant_ref.  setup_table
+ * grows the table from here, keeping the frame.  0 or -XEN_ENOMEM. */
+long gnttab_grant_store_page(struct domain *d)
+{
+	struct grant_domain *g = &gnt[d->id];
+	mfn_t m = page_alloc(d->id);
+	if (m == INVALID_MFN)
+		return -XEN_ENOMEM;
+	frame_of(m)->count = 1;	/* the allocation reference */
+	share_page_with_guest(d, m);	/* we write its flags: never a page table */
+	g->frames[g->nr_frames++] = m;
+	struct grant_entry_v1 *e = entry_of(d, GNTTAB_RESERVED_XENSTORE);
+	e->frame = (u32)d->store_mfn;
+	e->domid = 0;
+	e->flags = GTF_permit_access;
 	return 0;
 }
 

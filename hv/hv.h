@@ -37,6 +37,8 @@ struct domain {
 	u64 max_pages;			/* tot_pages may never exceed this */
 	u64 virt_base;			/* guest virtual address of pfn 0 */
 	mfn_t start_info_mfn, shared_info_mfn, hypercall_mfn;
+	mfn_t store_mfn;		/* lab 6: its store page and port (domUs; 0 in dom0) */
+	u32 store_evtchn;
 	char cmdline[MAX_GUEST_CMDLINE];
 	/* How it ended */
 	int shutdown_reason;		/* SHUTDOWN_*, valid once DYING or DEAD */
@@ -182,9 +184,14 @@ long do_hvm_op(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);
 void evtchn_raise(struct domain *d, unsigned port);
 long do_event_channel_op(struct vcpu *v, u64 cmd, u64 arg, u64, u64, u64);
 long do_poll(struct vcpu *v, u64 arg);
+long evtchn_alloc_store_port(struct domain *d, domid_t remote);	/* builder (lab 6) */
 
 /* grant.c (lab 5): grant tables */
 long do_grant_table_op(struct vcpu *v, u64 cmd, u64 uop, u64 count, u64, u64);
+long gnttab_grant_store_page(struct domain *d);	/* builder (lab 6): ref 1 -> dom0 */
+
+/* domctl.c (lab 6, given): dom0 inspects domains */
+long do_domctl(struct vcpu *v, u64 op, u64, u64, u64, u64);
 
 /* hypercall.c (lab 1) */
 typedef long (*hypercall_fn)(struct vcpu *v, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5);

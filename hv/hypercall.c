@@ -95,6 +95,7 @@ static const hypercall_fn hypercall_table[NR_HYPERCALLS] = {
 	[__HYPERVISOR_event_channel_op] = do_event_channel_op,
 	[__HYPERVISOR_memory_op] = do_memory_op,
 	[__HYPERVISOR_grant_table_op] = do_grant_table_op,
+	[__HYPERVISOR_domctl] = do_domctl,
 	[__HYPERVISOR_pvlab_debug_op] = do_debug_op,
 };
 

@@ -61,7 +61,7 @@ static void mapper(void)
 	long q = -XEN_EINVAL;
 	for (int i = 0; i < 2000 && q <= 0; i++) {
 		for (unsigned p = 1; p < 16 && q <= 0; p++)
-			q = masked(evtchn_bind_interdomain(1, p, NULL));
+			q = is_store_port(1, p) ? q : masked(evtchn_bind_interdomain(1, p, NULL));
 		if (q <= 0)
 			HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
 	}

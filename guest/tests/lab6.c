@@ -337,7 +337,7 @@ static void xback(void)
 	BACK_RING_ATTACH(&xb, (struct x_sring *)XMAP_VA, PAGE_SIZE);
 	for (int round = 0; round < 2000 && p < 0; round++) {
 		for (unsigned q = 1; q < 16 && p < 0; q++) {
-			long r = evtchn_bind_interdomain(1, q, xbackend);
+			long r = is_store_port(1, q) ? -XEN_EINVAL : evtchn_bind_interdomain(1, q, xbackend);
 			if (r > 0)
 				p = r;
 		}

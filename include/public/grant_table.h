@@ -48,8 +48,11 @@ struct grant_entry_v1 {
 #define GTF_reading		(1U << 3)	/* hypervisor: the frame is in use (mapped or copied) */
 #define GTF_writing		(1U << 4)	/* hypervisor: the frame is in use writable */
 
-#define GNTTAB_NR_RESERVED_ENTRIES 8	/* refs 0..7 are never granted (Xen reserves them for
-					 * the toolstack's console and store pages) */
+#define GNTTAB_NR_RESERVED_ENTRIES 8	/* refs 0..7 are the toolstack's (Xen reserves them for
+					 * the console and store pages): a guest never grants
+					 * them, and maps of them are refused ... */
+#define GNTTAB_RESERVED_XENSTORE 1	/* ... but this one: the builder grants a domU's store
+					 * page to dom0 here (lab 6), and only dom0 may map it */
 #define GNTTAB_MAX_FRAMES	4	/* pvlab: frames per table, so 2048 refs at most */
 #define GNTTAB_MAPTRACK_MAX	256	/* pvlab: live mappings per mapper */
 
@@ -64,7 +67,7 @@ struct grant_entry_v1 {
 #define GNTST_okay		(0)
 #define GNTST_general_error	(-1)	/* see each op */
 #define GNTST_bad_domain	(-2)	/* not a running domain (or the caller itself, for a map) */
-#define GNTST_bad_gntref	(-3)	/* ref reserved (< 8) or past the granter's table */
+#define GNTST_bad_gntref	(-3)	/* ref reserved (< 8, see above) or past the table */
 #define GNTST_bad_handle	(-4)	/* not a live handle of the caller's maptrack */
 #define GNTST_bad_virt_addr	(-5)	/* host_addr not page-aligned or not in a page table */
 #define GNTST_bad_dev_addr	(-6)
@@ -80,7 +83,8 @@ struct grant_entry_v1 {
  * caller's current page tables (the L1 entry must exist and be empty), read-only if
  * GNTMAP_readonly or the entry is GTF_readonly.
  *     GNTST_bad_domain         dom is not a running domain, or is the caller
- *     GNTST_bad_gntref         ref reserved or past dom's table
+ *     GNTST_bad_gntref         ref reserved (but GNTTAB_RESERVED_XENSTORE for dom0) or
+ *                              past dom's table
  *     GNTST_permission_denied  entry not GTF_permit_access, not for the caller, or
  *                              GTF_readonly and the map writable
  *     GNTST_bad_virt_addr      host_addr not page-aligned, or no validated L1 maps it

@@ -91,7 +91,7 @@
 #define __HYPERVISOR_physdev_op			33
 #define __HYPERVISOR_hvm_op			34
 #define __HYPERVISOR_sysctl			35
-#define __HYPERVISOR_domctl			36
+#define __HYPERVISOR_domctl			36	/* lab 6: public/domctl.h */
 #define __HYPERVISOR_arch_0			48
 #define __HYPERVISOR_pvlab_debug_op		__HYPERVISOR_arch_0	/* pvlab: tests */
 #define NR_HYPERCALLS				56	/* table size; numbers >= this: -ENOSYS */
@@ -337,8 +337,9 @@ struct start_info {
 	u64 shared_info;	/* MACHINE address of the shared info page */
 	u32 flags;		/* SIF_* */
 	u32 pad0;
-	xen_pfn_t store_mfn;	/* reserved (lab 6: device store) */
-	u32 store_evtchn;	/* reserved (lab 6) */
+	xen_pfn_t store_mfn;	/* MACHINE frame of this domU's store page (lab 6: public/io/
+				 * xs_wire.h); 0 in dom0, which is the store */
+	u32 store_evtchn;	/* this domU's port to the store (unbound, for dom0); 0 in dom0 */
 	u32 pad1;
 	union {
 		struct {
@@ -400,5 +401,6 @@ STATIC_ASSERT(__builtin_offsetof(struct start_info, cmd_line) == 128);
 
 #include "public/grant_table.h"		/* lab 5 */
 #include "public/memory.h"		/* lab 7 */
+#include "public/domctl.h"		/* lab 6: dom0 learns about domains */
 
 #endif
