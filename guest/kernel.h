@@ -13,6 +13,7 @@
 #include "guest/hypercall.h"
 #include "public/io/netif.h"
 #include "public/io/xenbus.h"
+#include "guest/xenbus_tmp.h"
 
 extern struct start_info *start_info;
 extern u64 *phys_to_machine;	/* start_info->mfn_list: the P2M */
@@ -176,6 +177,11 @@ void netfront_reap(struct netfront *nf);	/* take tx responses: free buffers, cou
 long netfront_recv(struct netfront *nf, void *buf, u32 max);	/* a frame's size, or 0: none */
 long netfront_wait(struct netfront *nf, u64 timeout_ns);	/* sleep until a ring has news */
 long netfront_close(struct netfront *nf);	/* Closing, wait for the backend, end grants */
+/* Probe dst (a frame with seq PVNET_PROBE_SEQ) until the backend delivers one: 0 once dst's
+ * vif is connected, or -XEN_ETIMEDOUT.  Receivers skip probes. */
+#define PVNET_PROBE_SEQ 0xffffffffu
+long netfront_wait_peer(struct netfront *nf, domid_t dst, u64 timeout_ns);
+extern bool netfront_notify_always, netback_notify_always;	/* bench: no suppression */
 long xenbus_wait_state(const char *path, unsigned mask, u64 timeout_ns);	/* a state in mask */
 u32 pvnet_sum(const u8 *data, u32 len, u32 seq);
 void pvnet_build(u8 *buf, domid_t dst, domid_t src, u32 seq, u32 len);

@@ -11,7 +11,10 @@
  */
 #include "guest/kernel.h"
 
+#define MS 1000000ULL
+
 static struct netfront *the_nf;	/* vif 0: the event handler's */
+bool netfront_notify_always;	/* bench: ignore the backend's event indices */
 
 /* The checksum of a frame's payload: a running mix of its bytes and its sequence number. */
 u32 pvnet_sum(const u8 *data, u32 len, u32 seq)
@@ -60,7 +63,7 @@ static void post_rx(struct netfront *nf, unsigned i)
 	do {                                                                            \
 		bool n_;                                                                \
 		RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&(nf)->ring, n_);                   \
-		if (n_ && evtchn_notify((nf)->port) == 0)                               \
+		if ((n_ || netfront_notify_always) && evtchn_notify((nf)->port) == 0)                               \
 			(nf)->events_sent++;                                            \
 	} while (0)
 
@@ -263,4 +266,23 @@ long netfront_close(struct netfront *nf)
 	}
 	long s = set_state(XenbusStateClosed);
 	return r ? -XEN_EBUSY : s;
+}
+
+long netfront_wait_peer(struct netfront *nf, domid_t dst, u64 timeout_ns)
+{
+	static u8 probe[sizeof(struct pvnet_hdr)];
+	u64 end = get_system_time() + timeout_ns;
+	while (get_system_time() < end) {
+		u64 dropped = nf->tx_dropped, done = nf->tx_done;
+		pvnet_build(probe, dst, 0, PVNET_PROBE_SEQ, sizeof(probe));
+		long r = netfront_send(nf, probe, sizeof(probe));
+		if (r < 0 && r != -XEN_EAGAIN)
+			return r;
+		while (r == 0 && nf->tx_done == done && get_system_time() < end)
+			netfront_wait(nf, 50 * MS), netfront_reap(nf);
+		if (r == 0 && nf->tx_done != done && nf->tx_dropped == dropped)
+			return 0;
+		sleep_ns(20 * MS);
+	}
+	return -XEN_ETIMEDOUT;
 }

@@ -8,8 +8,9 @@
  */
 #include "guest/test.h"
 
+#define MS 1000000ULL
+
 #define START 0xffffff00u	/* ring indices start here, so that they wrap during a test */
-#define PROBE_SEQ 0xffffffffu	/* "are you there" frames: not part of a stream */
 
 static struct netfront nf;
 static u8 fbuf[NETIF_MAX_FRAME] __attribute__((aligned(16)));
@@ -55,6 +56,7 @@ TEST(test_vif_backend, "vif-backend", "dom0: serve the store and every domU's vi
 			served[nr_served++] = (domid_t)(*p - '0');
 	for (unsigned i = 0; i < nr_served; i++)
 		check_eq(netback_add_vif(served[i]), 0, "give the domU a vif (backend InitWait)");
+	netback_notify_always = opt("always", 0) != 0;
 	long r = netback_serve(all_done, 20000 * MS);
 	check_eq(r, 0, "every domU finished (none stalled 20 s)");
 	u64 want_local = opt("local", 0), fail = opt("fail", 0);
@@ -71,6 +73,12 @@ TEST(test_vif_backend, "vif-backend", "dom0: serve the store and every domU's vi
 		else
 			check(s->failed == 0, "d%u's vif kept (no protocol error)", served[i]);
 	}
+	if (test_option("tag")) {
+		u64 events = 0;
+		for (unsigned i = 0; i < nr_served; i++)
+			events += netback_stats(served[i])->events_sent;
+		printf("BENCH vif-%s-events-d0 %lu\n", test_option("tag"), events);
+	}
 	u64 want_connects = opt("connects", 0);
 	if (want_connects)
 		for (unsigned i = 0; i < nr_served; i++)
@@ -79,24 +87,6 @@ TEST(test_vif_backend, "vif-backend", "dom0: serve the store and every domU's vi
 }
 
 /* ---- domUs ---- */
-
-/* Send one probe to dst until the backend delivers one (dst's vif is connected). */
-static bool wait_for_peer(domid_t dst)
-{
-	u64 end = get_system_time() + 10000 * MS;
-	while (get_system_time() < end) {
-		u64 dropped = nf.tx_dropped, done = nf.tx_done;
-		pvnet_build(fbuf, dst, 0, PROBE_SEQ, sizeof(struct pvnet_hdr));
-		if (netfront_send(&nf, fbuf, sizeof(struct pvnet_hdr)) < 0)
-			return false;
-		while (nf.tx_done == done && get_system_time() < end)
-			netfront_wait(&nf, 50 * MS), netfront_reap(&nf);
-		if (nf.tx_dropped == dropped)
-			return true;
-		sleep_ns(20 * MS);
-	}
-	return false;
-}
 
 /* Size of frame seq: from a bare header up to a full page, every size class visited. */
 static u32 frame_len(u32 seq, u32 max)
@@ -126,7 +116,7 @@ static u32 exchange(domid_t peer, u32 n, u32 max_len, u32 *bad)
 		while ((r = netfront_recv(&nf, fbuf, sizeof(fbuf))) != 0) {
 			const struct pvnet_hdr *h = (const struct pvnet_hdr *)fbuf;
 			progress = true;
-			if (r > 0 && h->seq == PROBE_SEQ)
+			if (r > 0 && h->seq == PVNET_PROBE_SEQ)
 				continue;
 			if (r < 0 || !pvnet_intact(fbuf, (u32)r) || h->src != peer || h->seq != got)
 				(*bad)++;
@@ -195,7 +185,7 @@ TEST(test_vif_traffic, "vif-traffic", "thousands of frames each way between two 
 	domid_t peer = (domid_t)opt("peer", 0);
 	u32 n = (u32)opt("frames", 3000), bad = 0;
 	if (!check_eq(netfront_connect(&nf, START), 0, "connect") ||
-	    !check(wait_for_peer(peer), "d%u's vif is connected", peer))
+	    !check(netfront_wait_peer(&nf, peer, 10000 * MS) == 0, "d%u's vif is connected", peer))
 		return;
 	u64 t0 = get_system_time();
 	u32 got = exchange(peer, n, NETIF_MAX_FRAME, &bad);
@@ -225,7 +215,7 @@ TEST(test_vif_witness, "vif-witness", "frames to ourselves through dom0, beside 
 	u32 n = (u32)opt("frames", 1500), bad = 0;
 	if (!check(me > 0, "our domid from the store (%u)", me) ||
 	    !check_eq(netfront_connect(&nf, START), 0, "connect") ||
-	    !check(wait_for_peer(me), "our vif is connected"))
+	    !check(netfront_wait_peer(&nf, me, 10000 * MS) == 0, "our vif is connected"))
 		return;
 	u32 got = exchange(me, n, NETIF_MAX_FRAME, &bad);
 	drain_tx();
@@ -258,7 +248,7 @@ TEST(test_vif_bad_requests, "vif-bad-requests", "a frontend's bad tx requests ge
 	domid_t me = (domid_t)self_id();
 	u8 *page = nf.tx_buf[0];
 	grant_ref_t good = nf.tx_gref[0];
-	pvnet_build(page, me, 0, PROBE_SEQ, 64);
+	pvnet_build(page, me, 0, PVNET_PROBE_SEQ, 64);
 	/* the buffer is ours for these raw requests: take it off netfront's free list */
 	nf.tx_free = nf.tx_next_free[0];
 	long foreign = grant_foreign_access((domid_t)opt("other", 2), virt_to_mfn(page), true);
@@ -348,7 +338,7 @@ TEST(test_vif_crash, "vif-crash", "a frontend that crashes in the middle of a tr
 		return;
 	domid_t peer = (domid_t)opt("peer", 2);
 	if (!check_eq(netfront_connect(&nf, START), 0, "connect") ||
-	    !check(wait_for_peer(peer), "d%u's vif is connected", peer))
+	    !check(netfront_wait_peer(&nf, peer, 10000 * MS) == 0, "d%u's vif is connected", peer))
 		return;
 	for (u32 i = 0; i < 200; i++) {
 		pvnet_build(fbuf, peer, 0, i, 1500);
@@ -372,7 +362,7 @@ TEST(test_vif_survivor, "vif-survivor", "frames keep flowing after the peer cras
 	domid_t me = (domid_t)self_id();
 	u32 n = 500, bad = 0, from_peer = 0;
 	if (!check_eq(netfront_connect(&nf, START), 0, "connect") ||
-	    !check(wait_for_peer(me), "our vif is connected"))
+	    !check(netfront_wait_peer(&nf, me, 10000 * MS) == 0, "our vif is connected"))
 		return;
 	for (u64 e = get_system_time() + 2000 * MS; get_system_time() < e;) {
 		long r = netfront_recv(&nf, fbuf, sizeof(fbuf));

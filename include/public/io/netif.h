@@ -27,7 +27,7 @@
 #define PVLAB_PUBLIC_IO_NETIF_H
 
 #include "public/io/ring.h"
-#include "public/grant_table.h"
+#include "public/xen.h"		/* grant_ref_t (grant_table.h) */
 
 #define NETIF_MAX_FRAME	4096	/* a frame never crosses its page: offset + size <= 4096 */
 
