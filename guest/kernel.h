@@ -191,6 +191,7 @@ bool pvnet_intact(const u8 *buf, u32 len);
 struct vif_stats {
 	u64 tx_frames, tx_errors, rx_frames, rx_errors, dropped, events_sent;
 	u64 connects, closes, failed;
+	u64 copy_errors;			/* tx copies the hypervisor refused (bad grefs) */
 };
 extern struct netback_local { u64 frames, bad; } netback_local;	/* frames sent to dom0 */
 long netback_init(void);			/* bounce pages, room to map rings */

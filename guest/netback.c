@@ -264,7 +264,7 @@ static unsigned tx_batch(struct vif *v)
 			if (op[m[i].op].status == GNTST_okay)
 				m[i].status = route(v, m[i].b);
 			else
-				bounce_free[nr_bounce_free++] = m[i].b;
+				bounce_free[nr_bounce_free++] = m[i].b, v->st.copy_errors++;
 		}
 		if (m[i].status == NETIF_RSP_OKAY)
 			v->st.tx_frames++;

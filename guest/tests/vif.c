@@ -79,6 +79,9 @@ TEST(test_vif_backend, "vif-backend", "dom0: serve the store and every domU's vi
 			events += netback_stats(served[i])->events_sent;
 		printf("BENCH vif-%s-events-d0 %lu\n", test_option("tag"), events);
 	}
+	if (test_option("bad_copies"))		/* the hostile d1 of vif-bad-requests */
+		check_eq((long)netback_stats(1)->copy_errors, (long)opt("bad_copies", 0),
+			 "copies refused by the hypervisor: only the bad grant refs got that far");
 	u64 want_connects = opt("connects", 0);
 	if (want_connects)
 		for (unsigned i = 0; i < nr_served; i++)
@@ -258,6 +261,7 @@ TEST(test_vif_bad_requests, "vif-bad-requests", "a frontend's bad tx requests ge
 		{ "a free ref", { .gref = 400, .size = 64, .id = 2 }, NETIF_RSP_ERROR },
 		{ "a ref granted to another domain", { .gref = (grant_ref_t)foreign, .size = 64, .id = 3 }, NETIF_RSP_ERROR },
 		{ "a frame crossing its page", { .gref = good, .offset = 4000, .size = 200, .id = 4 }, NETIF_RSP_ERROR },
+		{ "an offset far past the page", { .gref = good, .offset = 65000, .size = 1000, .id = 11 }, NETIF_RSP_ERROR },
 		{ "a frame longer than a page", { .gref = good, .size = 0xffff, .id = 5 }, NETIF_RSP_ERROR },
 		{ "a frame shorter than its header", { .gref = good, .size = 8, .id = 6 }, NETIF_RSP_ERROR },
 		{ "unknown flags", { .gref = good, .size = 64, .flags = 0x8000, .id = 7 }, NETIF_RSP_ERROR },
