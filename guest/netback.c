@@ -340,6 +340,8 @@ long netback_init(void)
 		bounce_free[i] = (u16)(NB_BOUNCE - 1 - i);
 	}
 	nr_bounce_free = NB_BOUNCE;
+	if (xenbus_watch("@releaseDomain") < 0)
+		return -XEN_EIO;
 	for (domid_t d = 1; d < NETBACK_MAX_VIFS; d++) {
 		long r;
 		if ((r = gnttab_prepare_va(NB_VA + 2 * d * PAGE_SIZE)) < 0 ||
@@ -379,13 +381,15 @@ long netback_add_vif(domid_t d)
 	return r ? -XEN_EIO : 0;
 }
 
-/* A watch fired on path: whose frontend is it? */
+/* A watch fired on path: whose frontend is it?  (@releaseDomain: somebody died; each vif
+ * looks at its frontend's state, which went with the domain's nodes.) */
 static void watch_fired(const char *path)
 {
+	bool release = !strcmp(path, "@releaseDomain");
 	for (domid_t d = 1; d < NETBACK_MAX_VIFS; d++) {
 		struct vif *v = &vifs[d];
 		size_t n = strlen(v->fe);
-		if (v->exists && !strncmp(path, v->fe, n) && !strcmp(path + n, "/state"))
+		if (v->exists && (release || (!strncmp(path, v->fe, n) && !strcmp(path + n, "/state"))))
 			frontend_changed(v);
 	}
 }
