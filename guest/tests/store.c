@@ -1,0 +1,408 @@
+/* The store (lab 6, given code): dom0 runs store-server, which serves every domU until
+ * all are gone, and does on request what a test needs from the other side (a write, a
+ * burst of writes, a vif backend's half of the XenbusState walk); each domU runs one of
+ * the client tests below.  A domU asks by writing a command to its own "ask" node, which
+ * dom0 watches; dom0 answers by writing the command's number to "ask-done". */
+#include "guest/test.h"
+#include "public/io/xs_wire.h"
+#include "public/io/xenbus.h"
+
+#define MS 1000000ULL
+#define MAX_DOMS 8
+
+/* Option key=N of our command line, or def. */
+static u64 opt(const char *key, u64 def)
+{
+	const char *s = test_option(key);
+	u64 v;
+	return s && parse_size(s, &v) == 0 ? v : def;
+}
+
+static domid_t self_id(void)
+{
+	return (domid_t)opt("self", 1);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * dom0: the server, and the other side of each test.
+ */
+
+/* The frontend states the backend must see (Connected may pass unseen: the frontend goes
+ * on to Closing without waiting). */
+#define FRONT_WALK (1U << XenbusStateInitialising | 1U << XenbusStateInitialised | \
+		    1U << XenbusStateClosing | 1U << XenbusStateClosed)
+
+struct peer {
+	bool live, released;
+	bool backend;			/* its vif backend exists */
+	bool walk;			/* ... and its frontend will walk the states */
+	u64 last_front;			/* the last frontend state we acted on */
+	unsigned front_states;		/* bit s: we saw the frontend in state s */
+};
+static struct peer peers[MAX_DOMS];
+
+static void dom0_write(const char *path, const char *value)
+{
+	long r = xenbus_write(path, value);
+	if (r < 0)
+		printf("store-server: write %s: %ld\n", path, r);
+}
+
+/* "backend": create d's vif backend and point its frontend at it. */
+static void backend_create(domid_t d)
+{
+	char p[96], v[96];
+	snprintf(p, sizeof(p), "/local/domain/0/backend/vif/%u/0/frontend", d);
+	snprintf(v, sizeof(v), "/local/domain/%u/device/vif/0", d);
+	dom0_write(p, v);
+	snprintf(p, sizeof(p), "/local/domain/0/backend/vif/%u/0/frontend-id", d);
+	snprintf(v, sizeof(v), "%u", d);
+	dom0_write(p, v);
+	snprintf(p, sizeof(p), "/local/domain/0/backend/vif/%u/0/state", d);
+	dom0_write(p, "1");
+	snprintf(p, sizeof(p), "/local/domain/%u/device/vif/0/backend", d);
+	snprintf(v, sizeof(v), "/local/domain/0/backend/vif/%u/0", d);
+	dom0_write(p, v);
+	snprintf(p, sizeof(p), "/local/domain/%u/device/vif/0/backend-id", d);
+	dom0_write(p, "0");
+	snprintf(p, sizeof(p), "/local/domain/%u/device/vif/0/state", d);
+	dom0_write(p, "1");
+	xenbus_watch(p);
+	peers[d].backend = true;
+	snprintf(p, sizeof(p), "/local/domain/0/backend/vif/%u/0/state", d);
+	dom0_write(p, "2");	/* InitWait: ready for the frontend's details */
+}
+
+/* The frontend of d moved: the backend's half of the walk. */
+static void backend_step(domid_t d)
+{
+	char p[96], bstate[96];
+	u64 s, v;
+	snprintf(p, sizeof(p), "/local/domain/%u/device/vif/0/state", d);
+	if (xenbus_read_u64(p, &s) < 0 || s == peers[d].last_front || s > 31)
+		return;
+	peers[d].last_front = s;
+	peers[d].front_states |= 1U << s;
+	snprintf(bstate, sizeof(bstate), "/local/domain/0/backend/vif/%u/0/state", d);
+	if (s == XenbusStateInitialised) {
+		static const char *const keys[] = { "tx-ring-ref", "rx-ring-ref", "event-channel" };
+		for (unsigned i = 0; i < ARRAY_SIZE(keys); i++) {
+			snprintf(p, sizeof(p), "/local/domain/%u/device/vif/0/%s", d, keys[i]);
+			if (!check(xenbus_read_u64(p, &v) == 0 && v == 10 + i, "d%u's frontend wrote %s", d, keys[i]))
+				return;
+		}
+		dom0_write(bstate, "4");
+	} else if (s == XenbusStateClosing) {
+		dom0_write(bstate, "5");
+		dom0_write(bstate, "6");
+	}
+}
+
+/* Domain d wrote its ask node: do what it says, then write ask-done. */
+static void ask(domid_t d)
+{
+	char p[64], cmd[XENSTORE_VALUE_MAX + 1], *arg;
+	snprintf(p, sizeof(p), "/local/domain/%u/ask", d);
+	if (xenbus_read(p, cmd, sizeof(cmd)) <= 0)
+		return;
+	arg = strchr(cmd, ' ');
+	if (arg)
+		*arg++ = 0;
+	if (!strcmp(cmd, "backend")) {
+		backend_create(d);
+		peers[d].walk = arg && !strcmp(arg, "walk");
+	} else if (!strcmp(cmd, "write") && arg && strchr(arg, ' ')) {
+		char *value = strchr(arg, ' ');
+		*value++ = 0;
+		dom0_write(arg, value);
+	} else if (!strcmp(cmd, "spam") && arg) {
+		for (unsigned i = 0; i < 100; i++)	/* dom0 must neither spin nor overwrite */
+			xenbus_printf(arg, "%u", i);
+	}
+	snprintf(p, sizeof(p), "/local/domain/%u/ask-done", d);
+	dom0_write(p, cmd);
+}
+
+/* Is domain d still there (not dying)? */
+static bool domain_alive(domid_t d)
+{
+	struct xen_domctl op = { .cmd = XEN_DOMCTL_getdomaininfo,
+				 .interface_version = XEN_DOMCTL_INTERFACE_VERSION, .domain = d };
+	return HYPERVISOR_domctl(&op) == 0 && op.u.getdomaininfo.domain == d &&
+	       !(op.u.getdomaininfo.flags & XEN_DOMINF_dying);
+}
+
+/* @releaseDomain fired: each peer that is gone must have lost its home. */
+static void released(void)
+{
+	char p[32], v[8];
+	for (domid_t d = 1; d < MAX_DOMS; d++) {
+		if (!peers[d].live || peers[d].released || domain_alive(d))
+			continue;
+		peers[d].released = true;
+		snprintf(p, sizeof(p), "/local/domain/%u", d);
+		check_eq(xenbus_read(p, v, sizeof(v)), -XEN_ENOENT, "a dead domain's home is gone");
+		printf("store-server: d%u released\n", d);
+	}
+}
+
+static void server_event(const char *path)
+{
+	unsigned d;
+	if (!strcmp(path, "@releaseDomain")) {
+		released();
+		return;
+	}
+	for (d = 1; d < MAX_DOMS; d++) {
+		char p[64];
+		snprintf(p, sizeof(p), "/local/domain/%u/ask", d);
+		if (!strcmp(path, p)) {
+			ask((domid_t)d);
+			return;
+		}
+		snprintf(p, sizeof(p), "/local/domain/%u/device/vif/0/state", d);
+		if (!strcmp(path, p) && peers[d].backend) {
+			backend_step((domid_t)d);
+			return;
+		}
+	}
+}
+
+TEST(test_store_server, "store-server", "dom0 serves the store until every domU is gone")
+{
+	u64 late = opt("late", 0);
+	char path[XENSTORE_PATH_MAX], p[64];
+	unsigned domus = 0, gone = 0;
+	if (late)	/* let a domU do something to its page before we map it */
+		spin_tsc(late * 2000000ULL);
+	if (!check_eq(xenbus_init(), 0, "start the store"))
+		return;
+	check_eq(xenbus_watch("@releaseDomain"), 0, "watch @releaseDomain");
+	for (domid_t d = 1; d < MAX_DOMS; d++) {
+		if (!domain_alive(d))
+			continue;
+		peers[d].live = true;
+		domus++;
+		snprintf(p, sizeof(p), "/local/domain/%u/ask", d);
+		xenbus_watch(p);
+	}
+	check(domus > 0, "domUs to serve: %u", domus);
+	u64 deadline = get_system_time() + 60000 * MS;
+	while (get_system_time() < deadline) {
+		while (xenbus_watch_pop(path, sizeof(path)))
+			server_event(path);
+		gone = 0;
+		for (domid_t d = 1; d < MAX_DOMS; d++)
+			gone += peers[d].released;
+		if (gone == domus)
+			break;
+		if (xenbus_wait_watch(path, sizeof(path), 50 * MS) == 0)
+			server_event(path);
+	}
+	check_eq(gone, domus, "every domU's release was seen");
+	for (domid_t d = 1; d < MAX_DOMS; d++)
+		if (peers[d].walk)
+			check((peers[d].front_states & FRONT_WALK) == FRONT_WALK && peers[d].last_front == 6,
+			      "d%u's frontend went Initialising, Initialised, Closing, Closed: the states "
+			      "the backend waits for (seen 0x%x)", d, peers[d].front_states);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * domUs: the clients.
+ */
+
+/* Ask dom0 for cmd and wait for its answer. */
+static bool ask_dom0(const char *cmd)
+{
+	char path[XENSTORE_PATH_MAX], done[XENSTORE_VALUE_MAX + 1];
+	xenbus_rm("ask-done");
+	if (xenbus_write("ask", cmd) < 0)
+		return false;
+	u64 deadline = get_system_time() + 10000 * MS;
+	while (get_system_time() < deadline) {
+		if (xenbus_read("ask-done", done, sizeof(done)) >= 0)
+			return true;
+		xenbus_wait_watch(path, sizeof(path), 20 * MS);
+	}
+	return false;
+}
+
+/* Drop every queued watch event; how many there were. */
+static unsigned drain_watches(void)
+{
+	char path[XENSTORE_PATH_MAX];
+	unsigned n = 0;
+	while (xenbus_watch_pop(path, sizeof(path)))
+		n++;
+	return n;
+}
+
+/* Wait for the next watch event: its path in path (empty on a timeout). */
+static void next_watch(char *path)
+{
+	path[0] = 0;
+	if (xenbus_wait_watch(path, XENSTORE_PATH_MAX, 3000 * MS) < 0)
+		path[0] = 0;
+}
+
+TEST(test_store_basic, "store-basic", "read, write, rm and directory from a domU")
+{
+	char buf[XENSTORE_VALUE_MAX + 1], home[32], p[XENSTORE_PATH_MAX + 8];
+	u64 v;
+	domid_t me = self_id();
+	snprintf(home, sizeof(home), "/local/domain/%u", me);
+	if (!check_eq(xenbus_init(), 0, "attach to the store"))
+		return;
+	snprintf(p, sizeof(p), "%s/data/a", home);
+	check_eq(xenbus_write(p, "hello"), 0, "write an absolute path (and its parent)");
+	check_eq(xenbus_read(p, buf, sizeof(buf)), 5, "read it back: its length");
+	check(!strcmp(buf, "hello"), "... and its value (%s)", buf);
+	check_eq(xenbus_read("data/a", buf, sizeof(buf)), 5, "the same node by its relative path");
+	check_eq(xenbus_write("data/b", ""), 0, "write an empty value, relative");
+	check_eq(xenbus_read("data/b", buf, sizeof(buf)), 0, "read the empty value");
+	check_eq(xenbus_printf("data/n", "%u", 4242), 0, "printf a number");
+	check(xenbus_read_u64("data/n", &v) == 0 && v == 4242, "read it as a number (%lu)", v);
+	check_eq(xenbus_read_u64("data/a", &v), -XEN_EINVAL, "a value that is no number: -EINVAL");
+	check_eq(xenbus_read("data/a", buf, 5), -XEN_E2BIG, "a buffer too small for value and NUL: -E2BIG");
+	check_eq(xenbus_read("data/none", buf, sizeof(buf)), -XEN_ENOENT, "a node never written: -ENOENT");
+	check_eq(xenbus_write("data/c/d/e", "deep"), 0, "a write creates every missing parent");
+	check_eq(xenbus_read("data/c/d", buf, sizeof(buf)), 0, "... which exist, empty");
+	long n = xenbus_directory("data", buf, sizeof(buf));
+	bool names = n == 4;
+	for (const char *s = buf; names && s < buf + 16 && n-- > 0; s += strlen(s) + 1)
+		names = !strcmp(s, "a") || !strcmp(s, "b") || !strcmp(s, "n") || !strcmp(s, "c");
+	check(names, "the directory lists a, b, n and c once each");
+	check_eq(xenbus_directory("data/none", buf, sizeof(buf)), -XEN_ENOENT, "the directory of no node: -ENOENT");
+	check_eq(xenbus_rm("data/c"), 0, "rm a node with children");
+	check_eq(xenbus_read("data/c/d/e", buf, sizeof(buf)), -XEN_ENOENT, "its children went with it");
+	check_eq(xenbus_rm("data/c"), -XEN_ENOENT, "rm it again: -ENOENT");
+	static char big[XENSTORE_VALUE_MAX + 2];
+	memset(big, 'x', sizeof(big) - 1);
+	check_eq(xenbus_write("data/long", big), -XEN_E2BIG, "a value over 256 bytes: -E2BIG");
+	big[XENSTORE_VALUE_MAX] = 0;
+	check_eq(xenbus_write("data/long", big), 0, "a value of 256 bytes");
+	check_eq(xenbus_read("data/long", buf, sizeof(buf)), XENSTORE_VALUE_MAX, "... reads back whole");
+	snprintf(p, sizeof(p), "data/%0120u", 7);
+	check_eq(xenbus_write(p, "x"), -XEN_E2BIG, "a path over 128 bytes: -E2BIG");
+	check_eq(xenbus_write("data//x", "x"), -XEN_EINVAL, "an empty path component: -EINVAL");
+	check_eq(xenbus_write("data/x/", "x"), -XEN_EINVAL, "a trailing slash: -EINVAL");
+	check_eq(xenbus_write("data/a b", "x"), -XEN_EINVAL, "a space in a path: -EINVAL");
+	check_eq(xenbus_rm("data"), 0, "clean up");
+}
+
+TEST(test_store_perms, "store-perms", "a domU reaches only its home and its backends")
+{
+	char buf[64], p[96];
+	domid_t me = self_id(), other = (domid_t)opt("other", 2);
+	if (!check_eq(xenbus_init(), 0, "attach to the store"))
+		return;
+	snprintf(p, sizeof(p), "/local/domain/%u/x", other);
+	check_eq(xenbus_write(p, "x"), -XEN_EACCES, "write into another domU's home: -EACCES");
+	snprintf(p, sizeof(p), "/local/domain/%u", other);
+	check_eq(xenbus_read(p, buf, sizeof(buf)), -XEN_EACCES, "read another domU's home: -EACCES");
+	snprintf(p, sizeof(p), "/local/domain/%u/name", me);
+	check_eq(xenbus_write(p, "me"), 0, "write into my own home");
+	snprintf(p, sizeof(p), "/local/domain/%u", me);
+	check_eq(xenbus_write(p, "x"), -XEN_EACCES, "overwrite my home node itself: -EACCES");
+	check_eq(xenbus_rm(p), -XEN_EACCES, "remove my home node: -EACCES");
+	snprintf(p, sizeof(p), "/local/domain/0/backend/vif/%u/0/state", me);
+	check_eq(xenbus_write(p, "4"), -XEN_EACCES, "write into dom0's backend directory for me: -EACCES");
+	check_eq(xenbus_write("/local/domain/0/x", "x"), -XEN_EACCES, "write into dom0's home: -EACCES");
+	check_eq(xenbus_write("/x", "x"), -XEN_EACCES, "write at the top: -EACCES");
+	check_eq(xenbus_read("/local/domain/0", buf, sizeof(buf)), -XEN_EACCES, "read dom0's home: -EACCES");
+	check_eq(xenbus_directory("/local/domain", buf, sizeof(buf)), -XEN_EACCES, "list the domains: -EACCES");
+	check_eq(xenbus_watch("@releaseDomain"), -XEN_EACCES, "watch @releaseDomain: -EACCES");
+	snprintf(p, sizeof(p), "/local/domain/%u", other);
+	check_eq(xenbus_watch(p), -XEN_EACCES, "watch another domU's home: -EACCES");
+	check(ask_dom0("backend"), "dom0 made my vif backend");
+	snprintf(p, sizeof(p), "/local/domain/0/backend/vif/%u/0/state", me);
+	check_eq(xenbus_read(p, buf, sizeof(buf)), 1, "read my backend's state");
+	snprintf(p, sizeof(p), "/local/domain/0/backend/vif/%u", me);
+	check(xenbus_directory(p, buf, sizeof(buf)) == 1 && !strcmp(buf, "0"), "list my backend's devices");
+	snprintf(p, sizeof(p), "/local/domain/0/backend/vif/%u0/0/state", me);
+	check(xenbus_read(p, buf, sizeof(buf)) == -XEN_EACCES, "a backend directory of d%u0: -EACCES", me);
+	check_eq(xenbus_read("/local/domain/0/backend/vif", buf, sizeof(buf)), -XEN_EACCES,
+		 "the backend type's own node: -EACCES");
+}
+
+TEST(test_store_watch, "store-watch", "watches fire at registration, on writes and removals below")
+{
+	char path[XENSTORE_PATH_MAX], want[XENSTORE_PATH_MAX], cmd[160];
+	domid_t me = self_id();
+	if (!check_eq(xenbus_init(), 0, "attach to the store"))
+		return;
+	snprintf(want, sizeof(want), "/local/domain/%u/w", me);
+	check_eq(xenbus_write("w/old", "1"), 0, "a node to watch");
+	check_eq(xenbus_watch("w"), 0, "watch w (relative)");
+	next_watch(path);
+	check(!strcmp(path, want), "it fires once at registration, with its absolute path (%s)", path);
+	check_eq(drain_watches(), 0, "... only once");
+	check_eq(xenbus_write("w/x/y", "2"), 0, "write below it");
+	next_watch(path);
+	snprintf(want, sizeof(want), "/local/domain/%u/w/x/y", me);
+	check(!strcmp(path, want), "it fires with the written path (%s)", path);
+	check_eq(drain_watches(), 0, "... once");
+	check_eq(xenbus_write("unrelated", "3"), 0, "write beside it");
+	check_eq(xenbus_write("wx", "3"), 0, "write a sibling whose name starts the same");
+	check_eq(drain_watches(), 0, "no event for either");
+	check_eq(xenbus_rm("w/x"), 0, "rm below it");
+	next_watch(path);
+	snprintf(want, sizeof(want), "/local/domain/%u/w/x", me);
+	check(!strcmp(path, want), "it fires with the removed path (%s)", path);
+	check_eq(xenbus_watch("w/old/deep"), 0, "a second watch, below a node about to go");
+	next_watch(path);
+	check_eq(xenbus_rm("w"), 0, "rm the watched node itself");
+	unsigned got = 0;
+	while ((next_watch(path), path[0]))
+		got++;
+	check_eq(got, 2, "both watches fire (the one below with its own path)");
+	check_eq(xenbus_watch("w"), -XEN_EEXIST, "the same watch twice: -EEXIST");
+	check_eq(xenbus_unwatch("w/old/deep"), 0, "unwatch the second");
+	snprintf(cmd, sizeof(cmd), "write /local/domain/%u/w/from-dom0 hi", me);
+	check(ask_dom0(cmd), "dom0 wrote below the watch");
+	snprintf(want, sizeof(want), "/local/domain/%u/w/from-dom0", me);
+	bool seen = false;
+	while ((next_watch(path), path[0]) && !seen)
+		seen = !strcmp(path, want);
+	check(seen, "the watch fires for dom0's write");
+	check_eq(xenbus_unwatch("w"), 0, "unwatch");
+	check_eq(xenbus_unwatch("w"), -XEN_ENOENT, "unwatch again: -ENOENT");
+	drain_watches();
+	check_eq(xenbus_write("w/after", "4"), 0, "write below the old watch");
+	check_eq(drain_watches(), 0, "no event after the unwatch");
+}
+
+/* Wait until the backend's state is s; false on a timeout. */
+static bool backend_reaches(const char *bstate, u64 s)
+{
+	char path[XENSTORE_PATH_MAX];
+	u64 v = 0;
+	for (int i = 0; i < 500; i++) {
+		if (xenbus_read_u64(bstate, &v) == 0 && v == s)
+			return true;
+		xenbus_wait_watch(path, sizeof(path), 20 * MS);
+	}
+	return false;
+}
+
+TEST(test_store_xenbus, "store-xenbus", "a frontend and dom0's backend walk the XenbusStates")
+{
+	char backend[XENSTORE_VALUE_MAX + 1], bstate[XENSTORE_PATH_MAX + 8];
+	u64 v;
+	if (!check_eq(xenbus_init(), 0, "attach to the store") || !check(ask_dom0("backend walk"), "dom0 made my backend"))
+		return;
+	check(xenbus_read("device/vif/0/backend", backend, sizeof(backend)) > 0, "read my backend's path (%s)", backend);
+	check(xenbus_read_u64("device/vif/0/backend-id", &v) == 0 && v == 0, "my backend is dom0's");
+	snprintf(bstate, sizeof(bstate), "%s/state", backend);
+	check_eq(xenbus_watch(bstate), 0, "watch the backend's state");
+	check(backend_reaches(bstate, XenbusStateInitWait), "the backend waits for me (InitWait)");
+	check_eq(xenbus_write("device/vif/0/tx-ring-ref", "10") | xenbus_write("device/vif/0/rx-ring-ref", "11") |
+		 xenbus_write("device/vif/0/event-channel", "12"), 0, "write my ring refs and port");
+	check_eq(xenbus_printf("device/vif/0/state", "%u", XenbusStateInitialised), 0, "Initialised");
+	check(backend_reaches(bstate, XenbusStateConnected), "the backend connects");
+	check_eq(xenbus_printf("device/vif/0/state", "%u", XenbusStateConnected), 0, "Connected");
+	check_eq(xenbus_printf("device/vif/0/state", "%u", XenbusStateClosing), 0, "Closing");
+	check(backend_reaches(bstate, XenbusStateClosed), "the backend closes");
+	check_eq(xenbus_printf("device/vif/0/state", "%u", XenbusStateClosed), 0, "Closed");
+	xenbus_unwatch(bstate);
+}
