@@ -173,8 +173,10 @@ TEST(test_store_server, "store-server", "dom0 serves the store until every domU 
 	u64 late = opt("late", 0);
 	char path[XENSTORE_PATH_MAX], p[64];
 	unsigned domus = 0, gone = 0;
-	if (late)	/* let a domU do something to its page before we map it */
-		spin_tsc(late * 2000000ULL);
+	if (late) {	/* let a domU do something to its page before we map it */
+		check_eq(time_init(), 0, "events");
+		sleep_ns(late * MS);
+	}
 	if (!check_eq(xenbus_init(), 0, "start the store"))
 		return;
 	check_eq(xenbus_watch("@releaseDomain"), 0, "watch @releaseDomain");
@@ -225,24 +227,6 @@ static bool ask_dom0(const char *cmd)
 		xenbus_wait_watch(path, sizeof(path), 20 * MS);
 	}
 	return false;
-}
-
-/* Drop every queued watch event; how many there were. */
-static unsigned drain_watches(void)
-{
-	char path[XENSTORE_PATH_MAX];
-	unsigned n = 0;
-	while (xenbus_watch_pop(path, sizeof(path)))
-		n++;
-	return n;
-}
-
-/* Wait for the next watch event: its path in path (empty on a timeout). */
-static void next_watch(char *path)
-{
-	path[0] = 0;
-	if (xenbus_wait_watch(path, XENSTORE_PATH_MAX, 3000 * MS) < 0)
-		path[0] = 0;
 }
 
 TEST(test_store_basic, "store-basic", "read, write, rm and directory from a domU")
@@ -325,51 +309,60 @@ TEST(test_store_perms, "store-perms", "a domU reaches only its home and its back
 		 "the backend type's own node: -EACCES");
 }
 
+/* Every watch event caused so far, after one round trip (the server sends a request's
+ * events before the next request's reply): how many; *saw: whether one had path `expect`,
+ * and the last path in seen (for the message). */
+static char seen[XENSTORE_PATH_MAX];
+static unsigned events(const char *expect, bool *saw)
+{
+	char buf[8], path[XENSTORE_PATH_MAX];
+	unsigned n = 0;
+	xenbus_read("sync", buf, sizeof(buf));
+	*saw = false;
+	seen[0] = 0;
+	while (xenbus_watch_pop(path, sizeof(path))) {
+		*saw |= !strcmp(path, expect);
+		strlcpy(seen, path, sizeof(seen));
+		n++;
+	}
+	return n;
+}
+
 TEST(test_store_watch, "store-watch", "watches fire at registration, on writes and removals below")
 {
-	char path[XENSTORE_PATH_MAX], want[XENSTORE_PATH_MAX], cmd[160];
+	char want[XENSTORE_PATH_MAX], cmd[160];
+	bool saw;
 	domid_t me = self_id();
 	if (!check_eq(xenbus_init(), 0, "attach to the store"))
 		return;
 	snprintf(want, sizeof(want), "/local/domain/%u/w", me);
 	check_eq(xenbus_write("w/old", "1"), 0, "a node to watch");
 	check_eq(xenbus_watch("w"), 0, "watch w (relative)");
-	next_watch(path);
-	check(!strcmp(path, want), "it fires once at registration, with its absolute path (%s)", path);
-	check_eq(drain_watches(), 0, "... only once");
+	check(events(want, &saw) == 1 && saw, "it fires once at registration, with its absolute path (%s)", seen);
 	check_eq(xenbus_write("w/x/y", "2"), 0, "write below it");
-	next_watch(path);
 	snprintf(want, sizeof(want), "/local/domain/%u/w/x/y", me);
-	check(!strcmp(path, want), "it fires with the written path (%s)", path);
-	check_eq(drain_watches(), 0, "... once");
+	check(events(want, &saw) == 1 && saw, "it fires once with the written path (%s)", seen);
 	check_eq(xenbus_write("unrelated", "3"), 0, "write beside it");
 	check_eq(xenbus_write("wx", "3"), 0, "write a sibling whose name starts the same");
-	check_eq(drain_watches(), 0, "no event for either");
+	check_eq(events("", &saw), 0, "no event for either");
 	check_eq(xenbus_rm("w/x"), 0, "rm below it");
-	next_watch(path);
 	snprintf(want, sizeof(want), "/local/domain/%u/w/x", me);
-	check(!strcmp(path, want), "it fires with the removed path (%s)", path);
+	check(events(want, &saw) == 1 && saw, "it fires once with the removed path (%s)", seen);
 	check_eq(xenbus_watch("w/old/deep"), 0, "a second watch, below a node about to go");
-	next_watch(path);
+	check_eq(events("", &saw), 1, "... fires at registration");
 	check_eq(xenbus_rm("w"), 0, "rm the watched node itself");
-	unsigned got = 0;
-	while ((next_watch(path), path[0]))
-		got++;
-	check_eq(got, 2, "both watches fire (the one below with its own path)");
+	snprintf(want, sizeof(want), "/local/domain/%u/w/old/deep", me);
+	check(events(want, &saw) == 2 && saw, "both watches fire, the one below with its own path");
 	check_eq(xenbus_watch("w"), -XEN_EEXIST, "the same watch twice: -EEXIST");
 	check_eq(xenbus_unwatch("w/old/deep"), 0, "unwatch the second");
 	snprintf(cmd, sizeof(cmd), "write /local/domain/%u/w/from-dom0 hi", me);
 	check(ask_dom0(cmd), "dom0 wrote below the watch");
 	snprintf(want, sizeof(want), "/local/domain/%u/w/from-dom0", me);
-	bool seen = false;
-	while ((next_watch(path), path[0]) && !seen)
-		seen = !strcmp(path, want);
-	check(seen, "the watch fires for dom0's write");
+	check(events(want, &saw) >= 1 && saw, "the watch fires for dom0's write (%s)", seen);
 	check_eq(xenbus_unwatch("w"), 0, "unwatch");
 	check_eq(xenbus_unwatch("w"), -XEN_ENOENT, "unwatch again: -ENOENT");
-	drain_watches();
 	check_eq(xenbus_write("w/after", "4"), 0, "write below the old watch");
-	check_eq(drain_watches(), 0, "no event after the unwatch");
+	check_eq(events("", &saw), 0, "no event after the unwatch");
 }
 
 /* Wait until the backend's state is s; false on a timeout. */
@@ -405,4 +398,164 @@ TEST(test_store_xenbus, "store-xenbus", "a frontend and dom0's backend walk the 
 	check(backend_reaches(bstate, XenbusStateClosed), "the backend closes");
 	check_eq(xenbus_printf("device/vif/0/state", "%u", XenbusStateClosed), 0, "Closed");
 	xenbus_unwatch(bstate);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Hostile clients: each breaks the protocol on its own page; dom0 and the other domUs
+ * must not notice beyond one line of dom0's.
+ */
+
+static volatile struct xenstore_domain_interface *raw_page(void)
+{
+	return mfn_to_virt(start_info->store_mfn);
+}
+
+/* Put a message in the req ring by hand (whole, with its header) and notify. */
+static void raw_send(u32 type, u32 id, u32 tx, const char *payload, u32 len)
+{
+	volatile struct xenstore_domain_interface *s = raw_page();
+	struct xsd_sockmsg h = { .type = type, .req_id = id, .tx_id = tx, .len = len };
+	XENSTORE_RING_IDX p = s->req_prod;
+	for (u32 i = 0; i < sizeof(h) + len; i++)
+		s->req[MASK_XENSTORE_IDX(p + i)] = i < sizeof(h) ? ((char *)&h)[i] : payload[i - sizeof(h)];
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	s->req_prod = p + sizeof(h) + len;
+	evtchn_notify(start_info->store_evtchn);
+}
+
+/* Wait for and take one reply by hand: its header in *h, payload in buf.  false on a
+ * timeout. */
+static bool raw_reply(struct xsd_sockmsg *h, char *buf, u32 size)
+{
+	volatile struct xenstore_domain_interface *s = raw_page();
+	u64 deadline = get_system_time() + 5000 * MS;
+	while (s->rsp_prod - s->rsp_cons < sizeof(*h) && get_system_time() < deadline)
+		sleep_ns(2 * MS);
+	if (s->rsp_prod - s->rsp_cons < sizeof(*h))
+		return false;
+	XENSTORE_RING_IDX c = s->rsp_cons;
+	for (u32 i = 0; i < sizeof(*h); i++)
+		((char *)h)[i] = s->rsp[MASK_XENSTORE_IDX(c + i)];
+	for (u32 i = 0; i < h->len && i < size; i++)
+		buf[i] = s->rsp[MASK_XENSTORE_IDX(c + sizeof(*h) + i)];
+	s->rsp_cons = c + sizeof(*h) + h->len;
+	return true;
+}
+
+TEST(test_store_bad_prod, "store-bad-prod", "hostile: req_prod far beyond the ring")
+{
+	volatile struct xenstore_domain_interface *s = raw_page();
+	if (!check_eq(time_init(), 0, "events"))
+		return;
+	s->req_prod = s->req_cons + 5 * XENSTORE_RING_SIZE;
+	evtchn_notify(start_info->store_evtchn);
+	sleep_ns(500 * MS);
+	check_eq(s->rsp_prod, 0, "no reply comes from a ring that cannot be");
+}
+
+TEST(test_store_bad_len, "store-bad-len", "hostile: a message longer than the limit")
+{
+	volatile struct xenstore_domain_interface *s = raw_page();
+	struct xsd_sockmsg h = { .type = XS_READ, .req_id = 1, .len = 4096 };
+	if (!check_eq(time_init(), 0, "events"))
+		return;
+	for (u32 i = 0; i < sizeof(h); i++)	/* a header alone, claiming 4096 bytes */
+		s->req[MASK_XENSTORE_IDX(s->req_prod + i)] = ((char *)&h)[i];
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	s->req_prod += sizeof(h);
+	evtchn_notify(start_info->store_evtchn);
+	sleep_ns(500 * MS);
+	check_eq(s->rsp_prod, 0, "no reply to a message over the limit");
+}
+
+TEST(test_store_bad_msgs, "store-bad-msgs", "hostile: unknown types, transactions, unterminated paths")
+{
+	struct xsd_sockmsg h;
+	char buf[64] = "";
+	if (!check_eq(time_init(), 0, "events"))
+		return;
+	raw_send(99, 7, 0, "a", 2);
+	check(raw_reply(&h, buf, sizeof(buf)) && h.type == XS_ERROR && h.req_id == 7 && !strcmp(buf, "EINVAL"),
+	      "an unknown type: XS_ERROR \"EINVAL\" for request 7 (%s)", buf);
+	raw_send(XS_READ, 8, 3, "a", 2);
+	check(raw_reply(&h, buf, sizeof(buf)) && h.type == XS_ERROR && h.req_id == 8 && !strcmp(buf, "ENOSYS"),
+	      "a transaction: XS_ERROR \"ENOSYS\" (%s)", buf);
+	raw_send(XS_WRITE, 9, 0, "abc", 3);
+	check(raw_reply(&h, buf, sizeof(buf)) && h.type == XS_ERROR && !strcmp(buf, "EINVAL"),
+	      "a path without its NUL: XS_ERROR \"EINVAL\" (%s)", buf);
+	raw_send(XS_WATCH, 10, 0, "a\0tok", 5);
+	check(raw_reply(&h, buf, sizeof(buf)) && h.type == XS_ERROR && !strcmp(buf, "EINVAL"),
+	      "a watch token without its NUL: XS_ERROR \"EINVAL\" (%s)", buf);
+	raw_send(XS_READ, 11, 0, "", 0);
+	check(raw_reply(&h, buf, sizeof(buf)) && h.type == XS_ERROR && !strcmp(buf, "EINVAL"),
+	      "an empty payload: XS_ERROR \"EINVAL\" (%s)", buf);
+	check_eq(xenbus_init(), 0, "the connection still works: attach");
+	check_eq(xenbus_write("after", "ok"), 0, "... and write");
+}
+
+TEST(test_store_deaf, "store-deaf", "hostile: never reads its replies while dom0 writes what it watches")
+{
+	volatile struct xenstore_domain_interface *s = raw_page();
+	char cmd[64], buf[16];
+	struct xsd_sockmsg h;
+	domid_t me = self_id();
+	if (!check_eq(xenbus_init(), 0, "attach") || !check_eq(xenbus_watch("deaf"), 0, "watch deaf"))
+		return;
+	snprintf(cmd, sizeof(cmd), "spam /local/domain/%u/deaf/x", me);
+	check_eq(xenbus_write("ask", cmd), 0, "ask dom0 for 100 writes below the watch");
+	sleep_ns(3000 * MS);	/* read nothing meanwhile */
+	u32 used = s->rsp_prod - s->rsp_cons, n = 0;
+	bool whole = used <= XENSTORE_RING_SIZE;
+	for (XENSTORE_RING_IDX c = s->rsp_cons; whole && c != s->rsp_prod; c += sizeof(h) + h.len, n++) {
+		for (u32 i = 0; i < sizeof(h); i++)
+			((char *)&h)[i] = s->rsp[MASK_XENSTORE_IDX(c + i)];
+		whole = s->rsp_prod - c >= sizeof(h) + h.len && (h.type == XS_WATCH_EVENT || h.type == XS_WRITE);
+	}
+	check(whole && n > 1, "dom0 filled the ring with %u whole messages (%u bytes) and no more", n, used);
+	check_eq(xenbus_unwatch("deaf"), 0, "read again: unwatch");
+	check(xenbus_read("deaf/x", buf, sizeof(buf)) == 2 && !strcmp(buf, "99"), "dom0 did all 100 writes (%s)", buf);
+}
+
+TEST(test_store_quota, "store-quota", "hostile: more nodes and watches than its quota")
+{
+	char p[32], buf[8];
+	domid_t me = self_id();
+	unsigned nodes = 0, watches = 0;
+	long r = 0;
+	if (!check_eq(xenbus_init(), 0, "attach") || !check_eq(xenbus_write("ask", ""), 0, "my ask node, first"))
+		return;
+	for (unsigned i = 0; i < 200 && (r = xenbus_printf((snprintf(p, sizeof(p), "q/%u", i), p), "%u", i)) == 0; i++)
+		nodes++;
+	check_eq(r, -XEN_ENOSPC, "nodes beyond the quota: -ENOSPC");
+	check_eq(nodes, XENSTORE_NODES_QUOTA - 3, "nodes until the quota (my home, ask and q count too)");
+	for (unsigned i = 0; i < 20 && (r = xenbus_watch((snprintf(p, sizeof(p), "q/%u", i), p))) == 0; i++)
+		watches++;
+	check_eq(r, -XEN_ENOSPC, "watches beyond the quota: -ENOSPC");
+	check_eq(watches, XENSTORE_WATCHES_QUOTA, "watches until the quota");
+	snprintf(p, sizeof(p), "write /local/domain/%u/q/dom0 x", me);
+	check(ask_dom0(p), "dom0 writes into my full home (its nodes are its own)");
+	check_eq(xenbus_read("q/dom0", buf, sizeof(buf)), 1, "... there it is");
+	check_eq(xenbus_rm("q"), 0, "rm them all");
+	check_eq(xenbus_write("again", "x"), 0, "room again");
+}
+
+TEST(test_store_page_table, "store-page-table", "hostile: makes its store page a page table before dom0 maps it")
+{
+	void *va = mfn_to_virt(start_info->store_mfn);
+	u64 mfn = start_info->store_mfn;
+	check_eq(HYPERVISOR_update_va_mapping((u64)va, 0, UVMF_INVLPG), 0, "unmap my store page");
+	check_eq(mmuext(MMUEXT_PIN_L1_TABLE, mfn), 0, "pin it as an L1 table");
+	if (!check_eq(time_init(), 0, "events"))
+		return;
+	sleep_ns(3000 * MS);	/* while dom0 tries to map it */
+	check_eq(mmuext(MMUEXT_UNPIN_TABLE, mfn), 0, "unpin it");
+}
+
+TEST(test_store_crash, "store-crash", "a domU with nodes and watches crashes")
+{
+	if (!check_eq(xenbus_init(), 0, "attach") || !check_eq(xenbus_write("a/b/c", "x"), 0, "a node") ||
+	    !check_eq(xenbus_watch("a"), 0, "a watch"))
+		return;
+	struct sched_shutdown sd = { .reason = SHUTDOWN_crash };
+	HYPERVISOR_sched_op(SCHEDOP_shutdown, &sd);
 }
