@@ -168,6 +168,28 @@ static void server_event(const char *path)
 	}
 }
 
+/* getdomaininfo's contract, seen from dom0. */
+static void domctl_checks(void)
+{
+	struct xen_domctl op = { .cmd = XEN_DOMCTL_getdomaininfo,
+				 .interface_version = XEN_DOMCTL_INTERFACE_VERSION, .domain = 0 };
+	check(HYPERVISOR_domctl(&op) == 0 && op.u.getdomaininfo.domain == 0 && op.u.getdomaininfo.store_mfn == 0 &&
+	      op.u.getdomaininfo.store_evtchn == 0 && (op.u.getdomaininfo.flags & XEN_DOMINF_running) &&
+	      op.u.getdomaininfo.tot_pages == start_info->nr_pages,
+	      "getdomaininfo(0): dom0, running, %lu pages, no store page", op.u.getdomaininfo.tot_pages);
+	op.domain = 1;
+	check(HYPERVISOR_domctl(&op) == 0 && op.u.getdomaininfo.domain == 1 && op.u.getdomaininfo.store_mfn &&
+	      op.u.getdomaininfo.store_evtchn > PVLAB_TIMER_PORT, "getdomaininfo(1): d1's store page and port (%u)",
+	      op.u.getdomaininfo.store_evtchn);
+	op.domain = 100;
+	check_eq(HYPERVISOR_domctl(&op), -XEN_ESRCH, "getdomaininfo past the last domain: -ESRCH");
+	op.domain = 0, op.interface_version = 1;
+	check_eq(HYPERVISOR_domctl(&op), -XEN_EACCES, "another interface version: -EACCES");
+	op.interface_version = XEN_DOMCTL_INTERFACE_VERSION, op.cmd = 77;
+	check_eq(HYPERVISOR_domctl(&op), -XEN_ENOSYS, "an unknown command: -ENOSYS");
+	check_eq(HYPERVISOR_domctl((struct xen_domctl *)8), -XEN_EFAULT, "an unreadable argument: -EFAULT");
+}
+
 TEST(test_store_server, "store-server", "dom0 serves the store until every domU is gone")
 {
 	u64 late = opt("late", 0);
@@ -189,6 +211,7 @@ TEST(test_store_server, "store-server", "dom0 serves the store until every domU 
 		xenbus_watch(p);
 	}
 	check(domus > 0, "domUs to serve: %u", domus);
+	domctl_checks();
 	u64 deadline = get_system_time() + 60000 * MS;
 	while (get_system_time() < deadline) {
 		while (xenbus_watch_pop(path, sizeof(path)))
@@ -296,6 +319,9 @@ TEST(test_store_perms, "store-perms", "a domU reaches only its home and its back
 	check_eq(xenbus_read("/local/domain/0", buf, sizeof(buf)), -XEN_EACCES, "read dom0's home: -EACCES");
 	check_eq(xenbus_directory("/local/domain", buf, sizeof(buf)), -XEN_EACCES, "list the domains: -EACCES");
 	check_eq(xenbus_watch("@releaseDomain"), -XEN_EACCES, "watch @releaseDomain: -EACCES");
+	struct xen_domctl op = { .cmd = XEN_DOMCTL_getdomaininfo,
+				 .interface_version = XEN_DOMCTL_INTERFACE_VERSION, .domain = 0 };
+	check_eq(HYPERVISOR_domctl(&op), -XEN_EPERM, "domctl from a domU: -EPERM");
 	snprintf(p, sizeof(p), "/local/domain/%u", other);
 	check_eq(xenbus_watch(p), -XEN_EACCES, "watch another domU's home: -EACCES");
 	check(ask_dom0("backend"), "dom0 made my vif backend");
@@ -558,4 +584,29 @@ TEST(test_store_crash, "store-crash", "a domU with nodes and watches crashes")
 		return;
 	struct sched_shutdown sd = { .reason = SHUTDOWN_crash };
 	HYPERVISOR_sched_op(SCHEDOP_shutdown, &sd);
+}
+
+TEST(test_store_deaf_requests, "store-deaf-requests", "hostile: sends requests and reads no reply")
+{
+	volatile struct xenstore_domain_interface *s = raw_page();
+	struct xsd_sockmsg h;
+	char buf[64];
+	u32 n = 0, want = 1;
+	if (!check_eq(time_init(), 0, "events"))
+		return;
+	for (u32 id = 1; id <= 30; id++)
+		raw_send(XS_READ, id, 0, "none", 5);	/* 21 bytes each: 30 fit the req ring */
+	sleep_ns(1000 * MS);
+	u32 used = s->rsp_prod - s->rsp_cons;
+	bool whole = used <= XENSTORE_RING_SIZE;
+	for (XENSTORE_RING_IDX c = s->rsp_cons; whole && c != s->rsp_prod; c += sizeof(h) + h.len, n++) {
+		for (u32 i = 0; i < sizeof(h); i++)
+			((char *)&h)[i] = s->rsp[MASK_XENSTORE_IDX(c + i)];
+		whole = s->rsp_prod - c >= sizeof(h) + h.len && h.req_id == n + 1;
+	}
+	check(whole && n > 0 && n < 30, "dom0 answered %u requests in order (%u bytes) and held the rest: "
+	      "no room for a longest reply", n, used);
+	while (want <= 30 && raw_reply(&h, buf, sizeof(buf)) && h.req_id == want && h.type == XS_ERROR)
+		want++, evtchn_notify(start_info->store_evtchn);	/* room again: tell dom0 */
+	check_eq(want, 31, "reading them, all 30 replies come, in order, each -ENOENT");
 }
