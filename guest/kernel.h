@@ -13,7 +13,6 @@
 #include "guest/hypercall.h"
 #include "public/io/netif.h"
 #include "public/io/xenbus.h"
-#include "guest/xenbus_tmp.h"
 
 extern struct start_info *start_info;
 extern u64 *phys_to_machine;	/* start_info->mfn_list: the P2M */
@@ -149,6 +148,30 @@ long gnttab_end_foreign_access(grant_ref_t ref);	/* revoke and free: -XEN_EBUSY 
 long gnttab_map(domid_t dom, grant_ref_t ref, u64 va, bool readonly);	/* a handle */
 long gnttab_unmap(u64 va, grant_handle_t handle);
 long gnttab_prepare_va(u64 va);			/* make sure an L1 table covers va, empty there */
+
+/* xenbus.c (lab 6): the store.  Paths are absolute (/local/domain/1/device/vif/0/state) or
+ * relative to the caller's /local/domain/<id>/; public/io/xs_wire.h has the limits.  The
+ * same calls work in dom0 (locally: dom0 is the store) and in a domU (over its ring). */
+long xenbus_init(void);  /* domU: attach to start_info's store page and port; dom0: start the server
+                            (xenstored_init). 0 or -XEN_Exxx */
+long xenbus_read(const char *path, char *buf, size_t len);  /* NUL-terminated value into buf: its length,
+                            or -XEN_ENOENT, -XEN_EACCES, -XEN_E2BIG (buf too small), -XEN_EIO */
+long xenbus_write(const char *path, const char *value);     /* 0 or -XEN_EACCES, -XEN_ENOSPC, -XEN_EINVAL */
+long xenbus_printf(const char *path, const char *fmt, ...) PRINTF(2, 3);  /* write a formatted value */
+long xenbus_read_u64(const char *path, u64 *val);           /* a decimal value: 0 or -XEN_Exxx */
+long xenbus_rm(const char *path);                            /* the node and its children */
+long xenbus_watch(const char *path);   /* fires once now, then on every change at/below path */
+long xenbus_unwatch(const char *path);
+bool xenbus_watch_pop(char *path, size_t len);  /* non-blocking: a fired watch's changed path */
+long xenbus_wait_watch(char *path, size_t len, u64 timeout_ns);  /* block until a watch fires: 0, or
+                            -XEN_ETIMEDOUT. In dom0 it serves the store while it waits. */
+long xenbus_directory(const char *path, char *buf, size_t len);  /* the children's names, each
+                            NUL-terminated, into buf: how many, or -XEN_Exxx */
+/* dom0 only */
+long xenstored_init(void);
+unsigned xenstored_poll(void);   /* serve everything pending on every domain's ring, non-blocking;
+                                    returns how many messages it handled */
+bool xenstored_pending(void);    /* an event arrived on a store port since the last poll */
 
 /* netfront.c, netback.c (lab 6): the PV network device, include/public/io/netif.h.
  * Every call returns 0 (or a count) or a negative -XEN_Exxx. */

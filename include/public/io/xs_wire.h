@@ -72,6 +72,6 @@ STATIC_ASSERT(sizeof(struct xenstore_domain_interface) == 2 * XENSTORE_RING_SIZE
 #define XENSTORE_VALUE_MAX	256	/* bytes of a value ("E2BIG") */
 #define XENSTORE_NODES_QUOTA	64	/* nodes a domU may own ("ENOSPC") */
 #define XENSTORE_WATCHES_QUOTA	8	/* watches a domU may hold ("ENOSPC") */
-#define XENSTORE_TOKEN_MAX	32	/* bytes of a watch token, NUL included ("E2BIG") */
+#define XENSTORE_TOKEN_MAX	128	/* bytes of a watch token, NUL included ("E2BIG") */
 
 #endif
