@@ -229,7 +229,6 @@ long netfront_wait(struct netfront *nf, u64 timeout_ns)
 	u64 end = get_system_time() + timeout_ns;
 	RING_IDX tx, rx;
 	long r = -XEN_ETIMEDOUT;
-	netfront_reap(nf);	/* tx answers are no reason to stay awake once taken */
 	cli();
 	for (;;) {
 		RING_FINAL_CHECK_FOR_RESPONSES(&nf->tx, tx);

@@ -127,7 +127,7 @@ static u32 exchange(domid_t peer, u32 n, u32 max_len, u32 *bad)
 		}
 		if (progress)
 			quiet = get_system_time() + 5000 * MS;
-		else if (sent == n || nf.tx_free >= NETFRONT_BUFS || RING_FULL(&nf.tx))
+		else if (netfront_reap(&nf), sent == n || nf.tx_free >= NETFRONT_BUFS || RING_FULL(&nf.tx))
 			netfront_wait(&nf, 100 * MS);
 	}
 	return got;
@@ -313,24 +313,25 @@ TEST(test_vif_no_consume, "vif-no-consume", "a frontend that never takes a respo
 	if (!vif_boot() || !check_eq(netfront_connect(&nf, START), 0, "connect"))
 		return;
 	domid_t me = (domid_t)self_id();
-	/* A full ring of frames -- NETFRONT_BUFS + 16 to ourselves, the rest to dom0 -- and
-	 * then never a response taken nor an rx buffer reposted. */
-	u32 pushed = 0;
-	for (u32 i = 0; i < RING_SIZE(&nf.tx); i++) {
-		pvnet_build(nf.tx_buf[i % NETFRONT_BUFS], i < NETFRONT_BUFS + 16 ? me : 0, 0, i, 64);
+	/* A full ring of 64-byte frames (four to a buffer page) -- NETFRONT_BUFS + 16 of them
+	 * to ourselves, the rest to dom0 -- and then never a response taken, on either ring. */
+	u32 size = RING_SIZE(&nf.tx);
+	for (u32 i = 0; i < size; i++) {
+		u16 b = (u16)(i % NETFRONT_BUFS), off = (u16)(i / NETFRONT_BUFS * 64);
+		pvnet_build(nf.tx_buf[b] + off, i < NETFRONT_BUFS + 16 ? me : 0, 0, i, 64);
 		*RING_GET_REQUEST(&nf.tx, nf.tx.req_prod_pvt++) = (struct netif_tx_request){
-			.gref = nf.tx_gref[i % NETFRONT_BUFS], .size = 64, .id = (u16)i };
-		pushed++;
+			.gref = nf.tx_gref[b], .offset = off, .size = 64, .id = (u16)i };
 	}
 	netfront_push(&nf);
 	sleep_ns(1500 * MS);
 	RING_IDX rsp = nf.tx.sring->rsp_prod;
-	check_eq((long)(RING_IDX)(rsp - START), pushed, "the backend answered each request once");
+	check_eq((long)(RING_IDX)(rsp - START), size, "the backend answered each request once, no more");
 	check_eq((long)(RING_IDX)(nf.rx.sring->rsp_prod - START), NETFRONT_BUFS,
 		 "... and filled each posted rx buffer, no more");
-	/* one more request without taking a single response: that overruns the ring */
-	*RING_GET_REQUEST(&nf.tx, nf.tx.req_prod_pvt++) = (struct netif_tx_request){ .size = 64 };
-	netfront_push(&nf);
+	/* Now claim a ring and one more of requests past the last response: they could only
+	 * be there by overwriting responses we never took.  The backend must stop. */
+	nf.tx.sring->req_prod = rsp + size + 1;
+	evtchn_notify(nf.port);
 	check(xenbus_wait_state(nf.backend_state, BIT(XenbusStateClosed), 5000 * MS) == XenbusStateClosed,
 	      "the backend closed our vif");
 	check_eq((long)(RING_IDX)(nf.tx.sring->rsp_prod - rsp), 0, "no response overwrote one we had not taken");
@@ -344,12 +345,19 @@ TEST(test_vif_crash, "vif-crash", "a frontend that crashes in the middle of a tr
 	if (!check_eq(netfront_connect(&nf, START), 0, "connect") ||
 	    !check(netfront_wait_peer(&nf, peer, 10000 * MS) == 0, "d%u's vif is connected", peer))
 		return;
-	for (u32 i = 0; i < 200; i++) {
-		pvnet_build(fbuf, peer, 0, i, 1500);
-		if (netfront_queue(&nf, fbuf, 1500) < 0)
-			break;
-		if (i % 16 == 15)
-			netfront_push(&nf);
+	/* half the transfer delivered, the rest queued and pushed: then crash */
+	u32 sent = 0;
+	for (u64 end = get_system_time() + 5000 * MS; nf.tx_done < 60 && get_system_time() < end;) {
+		pvnet_build(fbuf, peer, 0, sent, 1500);
+		if (sent < 100 && netfront_send(&nf, fbuf, 1500) == 0)
+			sent++;
+		else
+			netfront_wait(&nf, 20 * MS), netfront_reap(&nf);
+	}
+	check(nf.tx_done >= 60, "dom0 took the first frames (%lu)", nf.tx_done);
+	for (u32 i = 0; i < 40; i++, sent++) {
+		pvnet_build(fbuf, peer, 0, sent, 1500);
+		netfront_queue(&nf, fbuf, 1500);
 	}
 	netfront_push(&nf);
 	printf("vif-crash: crashing with requests in flight and rings mapped by dom0\n");
@@ -376,7 +384,7 @@ TEST(test_vif_survivor, "vif-survivor", "frames keep flowing after the peer cras
 			netfront_wait(&nf, 50 * MS);
 	}
 	check_eq(bad, 0, "what arrived from the peer before it crashed is intact");
-	printf("vif-survivor: %u frames from the peer before it crashed\n", from_peer);
+	check(from_peer >= 60, "frames from the peer arrived before it crashed (%u)", from_peer);
 	u32 got = exchange(me, n, NETIF_MAX_FRAME, &bad);
 	drain_tx();
 	check_eq(got, n, "frames looped back through dom0 after the crash");
