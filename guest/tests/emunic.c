@@ -187,9 +187,16 @@ static void bad_lengths(domid_t self)
 }
 
 /* A 9-byte frame to ourselves written with an extra word: the extra is ignored, the tail
- * bytes read 0, reads past the end read 0 with UNDERRUN. */
+ * bytes read 0 (though every slot last held a longer frame of 0xee), reads past the end
+ * read 0 with UNDERRUN. */
 static void overlong(domid_t self)
 {
+	u8 old[12];
+	memset(old, 0xee, sizeof(old));
+	for (int i = 0; i < EMUNIC_RX_SLOTS; i++) {
+		emunic_send(self, old, sizeof(old));
+		emunic_recv(old, sizeof(old), NULL);
+	}
 	out(EMUNIC_TX_LEN, 9);
 	out(EMUNIC_TX_DATA, 0x04030201);
 	out(EMUNIC_TX_DATA, 0x08070605);
