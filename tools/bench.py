@@ -176,7 +176,37 @@ def main():
         drv = bench["balloon-inflate-single"]
         row("balloon, page by page", drv, mhz)
         row("balloon, one batch", bench["balloon-inflate-batch"], mhz, drv, "of page by page")
+    lab6_nic(emu, mhz)
     lab8(emu, mhz)
+
+
+def lab6_nic(emu, mhz, pv_rows=()):
+    """Lab 6: frames from d1 to d2 through the emulated NIC (guest/tests/bench_emunic.c, one
+    boot), printed as one table with any PV rows given (dicts like the ones returned, with
+    their own "transport"); ratio = frames/s over the emulated NIC's at the same size.
+    Returns {frame size: {"transport", "size", "cycles", "frames_per_s", "exits_per_frame"}}
+    for the emulated rows ({} if the guest did not report)."""
+    lines = run(emu, "-- test=bench-emunic -- test=bench-emunic role=send peer=2 "
+                     "-- test=bench-emunic role=recv peer=1")[0]
+    bench = results(lines)[0]
+    emulated = {}
+    for size in (64, 4096):
+        name = f"emunic-{size}"
+        if name in bench and name + "-exits" in bench and bench[name]:
+            emulated[size] = {"transport": "emulated NIC", "size": size, "cycles": bench[name],
+                              "frames_per_s": mhz * 1e6 / bench[name],
+                              "exits_per_frame": bench[name + "-exits"] / 1000}
+    if not emulated:
+        print("lab 6: PV ring vs emulated NIC: not measured (the emulated NIC's bench did not report)")
+        return emulated
+    print("lab 6: PV ring vs emulated NIC (d1 -> d2; ratio: frames/s over the emulated NIC's)")
+    print(f"  {'transport':<16} {'frame':>7} {'frames/s':>11} {'exits/frame':>12} {'ratio':>9}")
+    for r in sorted([*emulated.values(), *pv_rows], key=lambda r: (r["size"], r["transport"])):
+        base = emulated.get(r["size"])
+        ratio = f"{r['frames_per_s'] / base['frames_per_s']:8.3g}x" if base else ""
+        print(f"  {r['transport']:<16} {r['size']:>5} B {r['frames_per_s']:>11,.0f} "
+              f"{r['exits_per_frame']:>12.1f} {ratio:>9}")
+    return emulated
 
 
 def lab8(emu, mhz):
