@@ -222,6 +222,13 @@ long netback_add_vif(domid_t d);		/* the toolstack's nodes; InitWait */
 long netback_serve(bool (*done)(void), u64 idle_ns);	/* serve store + vifs until done() */
 const struct vif_stats *netback_stats(domid_t d);
 unsigned netback_state(domid_t d);		/* our XenbusState for d's vif */
+/* emunic.c (lab 6): the emulated NIC's driver (public/io/emunic.h), every access a VM exit.
+ * Sends return 0, -XEN_EAGAIN (the receiver's queue is full: the frame stays in the
+ * device, so retry with emunic_resend()), -XEN_ESRCH (no such domain) or -XEN_EINVAL. */
+long emunic_send(domid_t dst, const void *buf, unsigned len);
+long emunic_resend(domid_t dst);
+long emunic_recv(void *buf, unsigned max, domid_t *src);	/* length, 0 = none, -XEN_E2BIG */
+u32 emunic_reg(unsigned reg);			/* IN from register reg (EMUNIC_*) */
 
 /* time: a busy wait of roughly `cycles` TSC ticks (before lab 3's PV clock exists) */
 static inline void spin_tsc(u64 cycles)

@@ -41,6 +41,13 @@ static void handle_io(struct vcpu *v, struct vm_exit *e)
 		skip_insn(v, e);
 		return;
 	}
+	if (emunic_owns_port(e->io.port)) {	/* lab 6: the emulated NIC, for comparison */
+		if (emunic_io(v, e))
+			skip_insn(v, e);
+		else
+			inject_exception(v, EXC_GP, 0);
+		return;
+	}
 	/* No other port is the guest's: real hardware would #GP an unprivileged access. */
 	inject_exception(v, EXC_GP, 0);
 }
@@ -351,11 +358,13 @@ static void handle_exception(struct vcpu *v, struct vm_exit *e)
 /* Guest-caused VM exits so far, all domains: the grader's heartbeat (grade/hang.py reads it
  * through QEMU's monitor): a run whose output and heartbeat both stand still is hung. */
 volatile u64 hv_heartbeat;
+u64 hv_exit_total;	/* every VM exit of every vCPU since boot (PVLAB_DEBUG_exit_total) */
 
 void handle_exit(struct vcpu *v, struct vm_exit *e)
 {
 	trace_exit(v, e);
 	v->exits++;
+	hv_exit_total++;
 	if (e->reason != EXIT_INTR)	/* the host's own timer ticks are no guest progress */
 		hv_heartbeat++;
 	time_stress_step(v->dom);

@@ -124,8 +124,13 @@ extern bool fpu_lazy;
 /* exit.c */
 void handle_exit(struct vcpu *v, struct vm_exit *e);
 extern volatile u64 hv_heartbeat;
+extern u64 hv_exit_total;
 void inject_exception(struct vcpu *v, u8 vector, u32 err);
 void guest_dump(struct vcpu *v);
+
+/* emunic.c (lab 6): the emulated NIC's I/O ports */
+bool emunic_owns_port(u16 port);
+bool emunic_io(struct vcpu *v, const struct vm_exit *e);
 
 /* cpuid.c (lab 0) */
 struct cpuid_regs {

@@ -207,6 +207,8 @@ long do_debug_op(struct vcpu *v, u64 cmd, u64 arg, u64 a3, u64 a4, u64 a5)
 	switch (cmd) {
 	case PVLAB_DEBUG_exit_count:
 		return (long)v->exits;
+	case PVLAB_DEBUG_exit_total:
+		return (long)hv_exit_total;
 	case PVLAB_DEBUG_audit:
 		return mm_audit(v->dom);
 	case PVLAB_DEBUG_system_time:

@@ -12,9 +12,6 @@
 #include "guest/test.h"
 
 #define MS 1000000ULL
-#ifndef PVLAB_DEBUG_exit_total	/* TEMPORARY until the nic branch lands */
-#define PVLAB_DEBUG_exit_total 18
-#endif
 
 static struct netfront nf;
 static u8 buf[NETIF_MAX_FRAME] __attribute__((aligned(16)));

@@ -398,6 +398,8 @@ STATIC_ASSERT(__builtin_offsetof(struct start_info, cmd_line) == 128);
 					 * loaded into or saved from the registers */
 #define PVLAB_DEBUG_domain_state 17	/* arg: a domid; tests: 0 none, 1 running, 2 dying (its
 					 * teardown under way), 3 dead; -XEN_ESRCH past the table */
+#define PVLAB_DEBUG_exit_total	18	/* lab 6 bench: VM exits of every vCPU of every domain
+					 * since boot (dead domains' included) */
 
 #include "public/grant_table.h"		/* lab 5 */
 #include "public/memory.h"		/* lab 7 */
