@@ -165,6 +165,7 @@ def main():
                 row(label, bench[name], mhz, base if name != "ring-64-burst" else None,
                     "of 64 B in bursts")
                 print(f"  {'':<22} {bench[name + '-events']:>9} events per 1000 frames")
+    lab6_net(emu, mhz)
     if "decrease-single" in bench:
         print("lab 7: giving pages back (per page)")
         single = bench["decrease-single"]
@@ -176,7 +177,6 @@ def main():
         drv = bench["balloon-inflate-single"]
         row("balloon, page by page", drv, mhz)
         row("balloon, one batch", bench["balloon-inflate-batch"], mhz, drv, "of page by page")
-    lab6_net(emu, mhz)
     lab8(emu, mhz)
 
 
