@@ -101,6 +101,8 @@ TEST(test_emunic_stream, "emunic-stream", "frames between two domains arrive who
 	txbuf = alloc_page(), rxbuf = alloc_page(), want = alloc_page();
 	u32 sent = 0, got = 0, drops = 0;
 	bool pending = false;	/* the device holds frame `sent`, refused once */
+	long own0 = HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_exit_count, 0);
+	long all0 = HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_exit_total, 0);
 	u64 stall = get_system_time() + STALL_NS;
 	while (sent < tx || got < rx) {
 		bool moved = false;
@@ -138,6 +140,14 @@ TEST(test_emunic_stream, "emunic-stream", "frames between two domains arrive who
 			yield();
 		}
 	}
+	long own = HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_exit_count, 0) - own0;
+	long all = HYPERVISOR_pvlab_debug_op(PVLAB_DEBUG_exit_total, 0) - all0;
+	/* Each frame we got but the first EMUNIC_RX_SLOTS (perhaps queued before we began)
+	 * cost the sender at least TX_LEN, TX_DATA and TX_SEND exits while we watched. */
+	if (rx > EMUNIC_RX_SLOTS)
+		check(all - own >= 3 * (long)(rx - EMUNIC_RX_SLOTS),
+		      "PVLAB_DEBUG_exit_total counts the sender's exits too (%ld beside our %ld)",
+		      all - own, own);
 	check_eq(emunic_reg(EMUNIC_TX_DROPS), drops, "the device counted each refused send as a drop");
 	printf("sent %u frames (%u refused: queue full, resent), received %u intact\n", sent, drops, got);
 	if (rx && !tx && check(wait_state(peer, 2), "the sender finished"))
