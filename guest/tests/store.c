@@ -261,7 +261,8 @@ TEST(test_store_basic, "store-basic", "read, write, rm and directory from a domU
 	if (!check_eq(xenbus_init(), 0, "attach to the store"))
 		return;
 	snprintf(p, sizeof(p), "%s/data/a", home);
-	check_eq(xenbus_write(p, "hello"), 0, "write an absolute path (and its parent)");
+	if (!check_eq(xenbus_write(p, "hello"), 0, "write an absolute path (and its parent)"))
+		return;	/* no store: every other call would wait out its timeout */
 	check_eq(xenbus_read(p, buf, sizeof(buf)), 5, "read it back: its length");
 	check(!strcmp(buf, "hello"), "... and its value (%s)", buf);
 	check_eq(xenbus_read("data/a", buf, sizeof(buf)), 5, "the same node by its relative path");
