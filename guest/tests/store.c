@@ -611,3 +611,48 @@ TEST(test_store_deaf_requests, "store-deaf-requests", "hostile: sends requests a
 		want++, evtchn_notify(start_info->store_evtchn);	/* room again: tell dom0 */
 	check_eq(want, 31, "reading them, all 30 replies come, in order, each -ENOENT");
 }
+
+/* ---------------------------------------------------------------------------------------
+ * Lab 7's balloon, driven by the store as in Xen: dom0 writes memory/target (pages) in a
+ * domU's home; the domU's balloon driver watches it and moves there.
+ */
+
+/* One look at memory/target: balloon there if it changed, and report memory/current. */
+static void balloon_follow(u64 *last)
+{
+	u64 target;
+	if (xenbus_read_u64("memory/target", &target) < 0 || target == *last)
+		return;
+	*last = target;
+	balloon_set_target(target);
+	xenbus_printf("memory/current", "%lu", balloon_current());
+}
+
+/* Wait (serving the watch) until we hold `pages`; false after 10 s. */
+static bool balloon_reaches(u64 pages, u64 *last)
+{
+	char path[XENSTORE_PATH_MAX];
+	for (int i = 0; i < 500 && balloon_current() != pages; i++) {
+		xenbus_wait_watch(path, sizeof(path), 20 * MS);
+		balloon_follow(last);
+	}
+	return balloon_current() == pages;
+}
+
+TEST(test_store_balloon, "store-balloon", "balloon to the memory/target that dom0 writes in the store")
+{
+	char cmd[96];
+	u64 held = balloon_current(), last = 0, v;
+	domid_t me = self_id();
+	if (!check_eq(xenbus_init(), 0, "attach") || !check_eq(xenbus_watch("memory/target"), 0, "watch memory/target"))
+		return;
+	snprintf(cmd, sizeof(cmd), "write /local/domain/%u/memory/target %lu", me, held - 300);
+	check(ask_dom0(cmd), "dom0 sets my target 300 pages lower");
+	bool ok = balloon_reaches(held - 300, &last);
+	check(ok, "I hold 300 pages fewer (%lu of %lu)", balloon_current(), held);
+	check(xenbus_read_u64("memory/current", &v) == 0 && v == held - 300, "... and say so in memory/current");
+	snprintf(cmd, sizeof(cmd), "write /local/domain/%u/memory/target %lu", me, held);
+	check(ask_dom0(cmd), "dom0 gives the 300 pages back");
+	ok = balloon_reaches(held, &last);
+	check(ok, "I hold all my pages again (%lu)", balloon_current());
+}
