@@ -267,6 +267,13 @@ TEST(test_store_basic, "store-basic", "read, write, rm and directory from a domU
 	u64 v;
 	domid_t me = self_id();
 	snprintf(home, sizeof(home), "/local/domain/%u", me);
+	if (!check_eq(gnttab_init(), 0, "set up my grant table (a split driver would)"))
+		return;
+	struct grant_entry_v1 e = gnttab[GNTTAB_RESERVED_XENSTORE];
+	check((e.flags & GTF_type_mask) == GTF_permit_access && e.domid == 0 && e.frame == start_info->store_mfn,
+	      "it kept the builder's ref 1: my store page, for dom0 (flags %x, domid %u)", e.flags, e.domid);
+	check(grant_foreign_access(0, virt_to_mfn(alloc_page()), false) == GNTTAB_NR_RESERVED_ENTRIES,
+	      "my first grant is still ref 8");
 	if (!check_eq(xenbus_init(), 0, "attach to the store"))
 		return;
 	snprintf(p, sizeof(p), "%s/data/a", home);
