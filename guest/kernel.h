@@ -104,8 +104,9 @@ long evtchn_unmask(unsigned port);		/* delivers what arrived while masked */
 long wait_for_event(unsigned port, u64 timeout_ns);	/* 0, or -XEN_ETIMEDOUT */
 
 /* balloon.c (lab 7): give memory back to the hypervisor and take it again.  The target
- * comes from the command line (balloon_target=PAGES) for now; lab 6's store watch on
- * memory/target will call balloon_set_target() the same way. */
+ * comes from the command line (balloon_target=PAGES), or from the store: the test
+ * store-balloon watches memory/target (pages, written by dom0) and calls
+ * balloon_set_target() with it. */
 #define BALLOON_BATCH 512			/* extents per memory_op */
 long balloon_set_target(u64 target);		/* pages the domain should hold: the pages it holds after */
 long balloon_inflate(u64 n);			/* give back up to n pages (one batch): how many went */

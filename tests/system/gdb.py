@@ -225,8 +225,9 @@ def reference(ok):
 EVENTS_GRANTS = [("evtchn0", "pvlab evtchn 0"), ("evtchn1", "pvlab evtchn d1"),
                  ("grants0", "pvlab grants 0"), ("grants1", "pvlab grants d1"),
                  ("badev", "pvlab evtchn 7"), ("badgnt", "pvlab grants x"),
-                 # d1 without ports: its timer port closed, nothing pending, by hand
+                 # d1 without ports: its timer and store ports closed, nothing pending, by hand
                  ("closed", "set var domains[1].evtchn[1].state = 0"),
+                 ("closedstore", "set var domains[1].evtchn[domains[1].store_evtchn].state = 0"),
                  ("stray", "set var ((struct shared_info *)(domains[1].shared_info_mfn << 12))"
                            "->evtchn_pending[0] = 2"),
                  ("strayev", "pvlab evtchn 1"),
@@ -282,7 +283,9 @@ def events_grants(ok, get, qout):
     ok(re.search(r"^ +%d +permit_access\|readonly\|reading +d0 +%#x +1 \(0 writable\)$"
                  % (roref, romfn), g1, re.M),
        "grants: d1's read-only ref %d in use (reading) by d0, one read-only pin" % roref, g1)
-    ok(re.search(r", 2 in use$", g1, re.M), "grants: d1 has just those 2 entries in use", g1)
+    ok(re.search(r"^ +1 +permit_access +d0 +0x[0-9a-f]+ +0 \(0 writable\)$", g1, re.M),
+       "grants: d1's ref 1 is the builder's: its store page, for d0", g1)
+    ok(re.search(r", 3 in use$", g1, re.M), "grants: d1 has just those 3 entries in use", g1)
     ok(re.search(r"^d1 maptrack: no handles in use$", g1, re.M), "grants: d1 maps nothing", g1)
     ok(get("badev", "").strip() == "pvlab evtchn: no domain d7 (domains: d0 d1)",
        "evtchn: a bad domain id: one line", get("badev", ""))
@@ -326,9 +329,12 @@ def student(ok):
        "student tree: vcpu 1 shows the CR3 the walk started from", get("vcpu", ""))
     ok(re.search(r"^ +1 +virq +0 \(timer\) +[01] +[01]$", get("evtchn", ""), re.M),
        "student tree: evtchn shows the builder's timer port", get("evtchn", ""))
-    ok(get("grants", "").strip() == "d1 grant table: none (nr_frames 0: no "
-       "GNTTABOP_setup_table has succeeded)\nd1 maptrack: no handles in use",
-       "student tree: grants says there is no table and no mapping", get("grants", ""))
+    ok(re.fullmatch(r"d1 grant table: 1 frame \(mfn 0x[0-9a-f]+\), 512 refs, 1 in use\n"
+                    r" +ref +flags +domid +frame +pins\n"
+                    r" +1 +permit_access +d0 +0x[0-9a-f]+ +0 \(0 writable\)\n"
+                    r"d1 maptrack: no handles in use", get("grants", "").strip()),
+       "student tree: grants shows only the builder's table (its store ref 1) and no mapping",
+       get("grants", ""))
 
 
 def main():

@@ -29,9 +29,14 @@
  *	XS_ERROR      OUT an errno name, NUL-terminated: "ENOENT", "EACCES", "EINVAL",
  *	              "E2BIG", "ENOSPC", "EEXIST", "ENOSYS" (the reply to any failed request)
  * A reply carries the request's type (or XS_ERROR) and req_id; tx_id must be 0 (pvlab has
- * no transactions: XS_ERROR "ENOSYS").
+ * no transactions: XS_ERROR "ENOSYS").  Watch events carry absolute paths.
  *
- * pvlab's limits (a request past them is answered XS_ERROR "E2BIG" or "ENOSPC"):
+ * pvlab's limits are below the message types.  The server (dom0) closes a domU's connection
+ * -- stops serving it, one line on its console -- for a req_prod more than the ring ahead of
+ * req_cons, a message over XENSTORE_PAYLOAD_MAX, or a rsp_cons not behind rsp_prod; it takes
+ * a request only when its longest reply fits in the rsp ring, so a reply never overwrites
+ * bytes the client has not consumed; and it queues up to 16 watch events per domU waiting
+ * for room, dropping the rest.  Permissions and paths: docs/ABI.md, "The store".
  */
 #ifndef PVLAB_PUBLIC_IO_XS_WIRE_H
 #define PVLAB_PUBLIC_IO_XS_WIRE_H
