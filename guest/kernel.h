@@ -164,6 +164,8 @@ long xenbus_rm(const char *path);                            /* the node and its
 long xenbus_watch(const char *path);   /* fires once now, then on every change at/below path */
 long xenbus_unwatch(const char *path);
 bool xenbus_watch_pop(char *path, size_t len);  /* non-blocking: a fired watch's changed path */
+bool xenbus_watch_lost(void);	/* were fired watches dropped (queue full) since the last call?
+				 * Then re-read whatever you watch: watches are hints, state is truth */
 long xenbus_wait_watch(char *path, size_t len, u64 timeout_ns);  /* block until a watch fires: 0, or
                             -XEN_ETIMEDOUT. In dom0 it serves the store while it waits. */
 long xenbus_directory(const char *path, char *buf, size_t len);  /* the children's names, each

@@ -18,7 +18,8 @@
 
 #define MS 1000000ULL
 
-#define NB_BOUNCE	64		/* frames in flight inside dom0 */
+#define NB_BOUNCE	128		/* frames in flight inside dom0 */
+#define NB_PER_SENDER	16		/* ... of which one sender's: 7 senders never fill the pool */
 #define NB_BATCH	16		/* copies per GNTTABOP_copy */
 #define NB_VA		0x7f0400000ULL	/* vif d's tx ring page at NB_VA + 2d pages, rx next */
 #define NB_STALL	(1000 * MS)	/* a receiver that posts no buffer this long loses its frames */
@@ -34,18 +35,41 @@ struct vif {
 	u16 q[NB_BOUNCE];		/* bounce pages waiting for our rx ring, oldest first */
 	unsigned qhead, qlen;
 	u64 stalled_since;		/* when the head of q found no rx buffer (0: it did) */
+	unsigned inflight;		/* bounce pages holding frames this vif sent */
 	struct vif_stats st;
 	char fe[64], be[64];		/* the frontend's and our store dirs */
 };
 
 static struct vif vifs[NETBACK_MAX_VIFS];
+
 static u8 *bounce[NB_BOUNCE];
 static u64 bounce_mfn[NB_BOUNCE];
 static u16 bounce_len[NB_BOUNCE], bounce_free[NB_BOUNCE];
+static domid_t bounce_owner[NB_BOUNCE];	/* the sender a page is charged to */
 static unsigned nr_bounce_free;
 static volatile bool kicked;
 struct netback_local netback_local;
 bool netback_notify_always;	/* bench: ignore the frontends' event indices */
+
+static void bounce_put(u16 b)
+{
+	vifs[bounce_owner[b]].inflight--;
+	bounce_free[nr_bounce_free++] = b;
+}
+
+/* A bounce page for a frame from v (charged to v), or -1: the pool, or v's share, is used up. */
+static int bounce_get(struct vif *v)
+{
+	if (!nr_bounce_free || v->inflight >= NB_PER_SENDER)
+		return -1;
+	u16 b = bounce_free[--nr_bounce_free];
+	bounce_owner[b] = v->domid;
+	v->inflight++;
+	return b;
+}
+
+/* Page b is free again (its frame was delivered, dropped or refused). */
+static void bounce_put(u16 b);
 
 static void netback_event(unsigned port UNUSED)
 {
@@ -80,7 +104,7 @@ static long fe_read(struct vif *v, const char *key, u64 max, u64 *val)
 static void drop_queue(struct vif *v)
 {
 	for (; v->qlen; v->qlen--, v->qhead = (v->qhead + 1) % NB_BOUNCE) {
-		bounce_free[nr_bounce_free++] = v->q[v->qhead];
+		bounce_put(v->q[v->qhead]);
 		v->st.dropped++;
 	}
 	v->stalled_since = 0;
@@ -191,20 +215,22 @@ static void frontend_changed(struct vif *v)
 static s16 route(struct vif *from, u16 b)
 {
 	struct pvnet_hdr *h = (struct pvnet_hdr *)bounce[b];
-	if (h->len != bounce_len[b])
+	if (h->len != bounce_len[b]) {
+		bounce_put(b);
 		return NETIF_RSP_ERROR;
+	}
 	h->src = from->domid;		/* the sender cannot lie about who it is */
 	if (h->dst == 0) {
 		netback_local.frames++;
 		if (!pvnet_intact(bounce[b], bounce_len[b]))
 			netback_local.bad++;
-		bounce_free[nr_bounce_free++] = b;
+		bounce_put(b);
 		return NETIF_RSP_OKAY;
 	}
 	struct vif *to = h->dst < NETBACK_MAX_VIFS ? &vifs[h->dst] : NULL;
 	if (!to || !to->connected) {
 		from->st.dropped++;
-		bounce_free[nr_bounce_free++] = b;
+		bounce_put(b);
 		return NETIF_RSP_DROPPED;
 	}
 	to->q[(to->qhead + to->qlen++) % NB_BOUNCE] = b;
@@ -240,13 +266,14 @@ static unsigned tx_batch(struct vif *v)
 		vif_fail(v, "tx req_prod beyond the ring", v->tx.sring->req_prod, v->tx.rsp_prod_pvt);
 		return 0;
 	}
-	while (n < NB_BATCH && nr_bounce_free > 0 && RING_HAS_UNCONSUMED_REQUESTS(&v->tx)) {
+	while (n < NB_BATCH && nr_bounce_free > 0 && v->inflight < NB_PER_SENDER &&
+	       RING_HAS_UNCONSUMED_REQUESTS(&v->tx)) {
 		struct netif_tx_request q;
 		RING_COPY_REQUEST(&v->tx, v->tx.req_cons, &q);
 		v->tx.req_cons++;
 		m[n] = (typeof(m[n])){ .id = q.id, .status = NETIF_RSP_ERROR, .op = -1 };
 		if (tx_request_ok(&q)) {
-			u16 b = bounce_free[--nr_bounce_free];
+			u16 b = (u16)bounce_get(v);	/* the loop's condition: there is one */
 			bounce_len[b] = q.size;
 			op[nop] = (struct gnttab_copy){
 				.source = { .u.ref = q.gref, .domid = v->domid, .offset = q.offset },
@@ -264,7 +291,7 @@ static unsigned tx_batch(struct vif *v)
 			if (op[m[i].op].status == GNTST_okay)
 				m[i].status = route(v, m[i].b);
 			else
-				bounce_free[nr_bounce_free++] = m[i].b, v->st.copy_errors++;
+				bounce_put(m[i].b), v->st.copy_errors++;
 		}
 		if (m[i].status == NETIF_RSP_OKAY)
 			v->st.tx_frames++;
@@ -323,7 +350,7 @@ static unsigned rx_batch(struct vif *v, u64 now)
 		*RING_GET_RESPONSE(&v->rx, v->rx.rsp_prod_pvt++) = (struct netif_rx_response){
 			.id = rq[i].id, .status = ok ? (s16)bounce_len[b[i]] : NETIF_RSP_ERROR };
 		ok ? v->st.rx_frames++ : v->st.rx_errors++;
-		bounce_free[nr_bounce_free++] = b[i];
+		bounce_put(b[i]);
 	}
 	bool notify;
 	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&v->rx, notify);
@@ -404,7 +431,7 @@ static bool final_check(void)
 			continue;
 		RING_FINAL_CHECK_FOR_REQUESTS(&v->tx, tx);
 		RING_FINAL_CHECK_FOR_REQUESTS(&v->rx, rx);
-		if ((tx && nr_bounce_free) || (rx && v->qlen))
+		if ((tx && nr_bounce_free && v->inflight < NB_PER_SENDER) || (rx && v->qlen))
 			return true;
 	}
 	return false;
@@ -418,6 +445,8 @@ static unsigned netback_round(void)
 	u64 now = get_system_time();
 	while (xenbus_watch_pop(path, sizeof(path)))
 		watch_fired(path), work++;
+	if (xenbus_watch_lost())	/* somebody flooded dom0's watch queue: look at every vif */
+		watch_fired("@releaseDomain"), work++;
 	for (domid_t d = 1; d < NETBACK_MAX_VIFS; d++) {
 		struct vif *v = &vifs[d];
 		if (v->connected)

@@ -25,6 +25,7 @@ static XENSTORE_RING_IDX req_prod, rsp_cons;	/* ours: we write, never read back 
 static u32 last_id;
 
 static char watch_queue[WATCH_QUEUE][XENSTORE_PATH_MAX];
+static bool wq_lost;		/* an event was dropped since xenbus_watch_lost() last looked */
 static unsigned wq_head, wq_n;
 static u64 wq_dropped;
 
@@ -64,6 +65,7 @@ long xs_errnum(const char *name)
 void xenbus_event_push(const char *path)
 {
 	if (wq_n == WATCH_QUEUE) {
+		wq_lost = true;
 		if (wq_dropped++ == 0)
 			printf("xenbus: more than %u watch events not popped: dropping\n", WATCH_QUEUE);
 		return;
@@ -333,6 +335,13 @@ long xenbus_unwatch(const char *path)
 	char reply[XENSTORE_PAYLOAD_MAX + 1];
 	u32 n;
 	return call(XS_UNWATCH, path, path, (u32)strlen(path), true, reply, &n);
+}
+
+bool xenbus_watch_lost(void)
+{
+	bool lost = wq_lost;
+	wq_lost = false;
+	return lost;
 }
 
 bool xenbus_watch_pop(char *path, size_t len)

@@ -21,8 +21,8 @@
  */
 #include "guest/xenstore.h"
 
-#define MAX_NODES	512		/* the whole tree */
-#define MAX_WATCHES	64		/* every domain's */
+#define MAX_NODES	768		/* the whole tree: 7 domUs at their quota leave dom0 room */
+#define MAX_WATCHES	96		/* every domain's: 7 domUs at quota, and dom0's own */
 #define MAX_CONNS	8		/* domains (the hypervisor's MAX_DOMAINS) */
 #define CONN_EVENTS	16		/* watch events waiting for room in one rsp ring */
 #define SERVE_BUDGET	16		/* messages per domain per poll */
