@@ -16,7 +16,7 @@
 #define MS		1000000ULL
 #define REPLY_TIMEOUT	(10000 * MS)	/* a reply later than this: -XEN_EIO */
 #define DOM0_TICK	(20 * MS)	/* dom0 waiting for a watch still serves this often */
-#define WATCH_QUEUE	16		/* fired watches not yet popped (more: dropped) */
+#define WATCH_QUEUE	64		/* fired watches not yet popped (more: dropped, one line) */
 
 static bool dom0, attached, broken;
 static volatile struct xenstore_domain_interface *intf;
@@ -84,8 +84,6 @@ long xenbus_init(void)
 		return r;
 	dom0 = start_info->flags & SIF_INITDOMAIN;
 	if (dom0) {
-		if (!gnttab && (r = gnttab_init()) < 0)
-			return r;
 		if ((r = xenstored_init()) < 0)
 			return r;
 		attached = true;
