@@ -151,8 +151,10 @@ long gnttab_unmap(u64 va, grant_handle_t handle);
 long gnttab_prepare_va(u64 va);			/* make sure an L1 table covers va, empty there */
 
 /* xenbus.c (lab 6): the store.  Paths are absolute (/local/domain/1/device/vif/0/state) or
- * relative to the caller's /local/domain/<id>/; public/io/xs_wire.h has the limits.  The
- * same calls work in dom0 (locally: dom0 is the store) and in a domU (over its ring). */
+ * relative to the caller's /local/domain/<id>/; public/io/xs_wire.h has the limits, and
+ * watch events report absolute paths.  The same calls work in dom0 (locally: dom0 is the
+ * store) and in a domU (over its ring, blocking for the reply: never from an event
+ * handler; a store that does not answer within 10 s gives -XEN_EIO). */
 long xenbus_init(void);  /* domU: attach to start_info's store page and port; dom0: start the server
                             (xenstored_init). 0 or -XEN_Exxx */
 long xenbus_read(const char *path, char *buf, size_t len);  /* NUL-terminated value into buf: its length,

@@ -16,7 +16,7 @@
 #define MS		1000000ULL
 #define REPLY_TIMEOUT	(10000 * MS)	/* a reply later than this: -XEN_EIO */
 #define DOM0_TICK	(20 * MS)	/* dom0 waiting for a watch still serves this often */
-#define WATCH_QUEUE	16		/* fired watches not yet popped (more: dropped) */
+#define WATCH_QUEUE	64		/* fired watches not yet popped (more: dropped, one line) */
 
 static bool dom0, attached, broken;
 static volatile struct xenstore_domain_interface *intf;
@@ -86,8 +86,6 @@ long xenbus_init(void)
 		return r;
 	dom0 = start_info->flags & SIF_INITDOMAIN;
 	if (dom0) {
-		if (!gnttab && (r = gnttab_init()) < 0)
-			return r;
 		if ((r = xenstored_init()) < 0)
 			return r;
 		attached = true;
@@ -160,17 +158,39 @@ static void drain(void)
 	}
 }
 
+/* Interrupts off; returns whether they were on (a caller may already have them off). */
+static bool irq_save(void)
+{
+	bool on = read_rflags() & RFLAGS_IF;
+	cli();
+	return on;
+}
+
+static void irq_restore(bool on)
+{
+	if (on)
+		sti();
+}
+
+/* drain() with interrupts off. */
+static void drain_now(void)
+{
+	bool on = irq_save();
+	drain();
+	irq_restore(on);
+}
+
 /* Block until an event or the deadline, unless `ready` holds once interrupts are off
  * (the final check: an event between the look and the block still wakes us). */
 static void sleep_unless(bool (*ready)(void), u64 deadline)
 {
-	cli();
+	bool on = irq_save();
 	if (!ready()) {
 		HYPERVISOR_set_timer_op(deadline);
 		HYPERVISOR_sched_op(SCHEDOP_block, NULL);
 		irq_window();
 	}
-	sti();
+	irq_restore(on);
 }
 
 static u32 msg_len;	/* of the request waiting for room */
@@ -198,9 +218,7 @@ static long ring_call(u32 type, const char *payload, u32 len)
 			break;
 		if (broken || used > XENSTORE_RING_SIZE || get_system_time() >= deadline)
 			return -XEN_EIO;
-		cli();
-		drain();
-		sti();
+		drain_now();
 		sleep_unless(req_room, deadline);
 	}
 	ring_copy_in(intf->req, req_prod, &h, sizeof(h));
@@ -210,9 +228,7 @@ static long ring_call(u32 type, const char *payload, u32 len)
 	WRITE_ONCE(intf->req_prod, req_prod);
 	evtchn_notify(store_port);
 	for (;;) {
-		cli();
-		drain();
-		sti();
+		drain_now();
 		if (want.done)
 			return 0;
 		if (broken || get_system_time() >= deadline)
@@ -349,9 +365,7 @@ bool xenbus_watch_pop(char *path, size_t len)
 	if (attached && dom0) {
 		xenstored_poll();
 	} else if (attached) {
-		cli();
-		drain();
-		sti();
+		drain_now();
 	}
 	if (!wq_n)
 		return false;

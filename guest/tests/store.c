@@ -194,12 +194,19 @@ static void domctl_checks(void)
 
 TEST(test_store_server, "store-server", "dom0 serves the store until every domU is gone")
 {
-	u64 late = opt("late", 0);
+	domid_t late = (domid_t)opt("after_blocked", 0);
 	char path[XENSTORE_PATH_MAX], p[64];
 	unsigned domus = 0, gone = 0;
-	if (late) {	/* let a domU do something to its page before we map it */
+	if (late) {	/* start only once domain `late` has blocked: it did its worst by then */
 		check_eq(time_init(), 0, "events");
-		sleep_ns(late * MS);
+		bool blocked = false;
+		for (int i = 0; i < 2000 && !blocked; i++) {
+			struct xen_domctl op = { .cmd = XEN_DOMCTL_getdomaininfo, .domain = late,
+						 .interface_version = XEN_DOMCTL_INTERFACE_VERSION };
+			blocked = HYPERVISOR_domctl(&op) == 0 && (op.u.getdomaininfo.flags & XEN_DOMINF_blocked);
+			sleep_ns(5 * MS);
+		}
+		check(blocked, "d%u blocked before the store started", late);
 	}
 	if (!check_eq(xenbus_init(), 0, "start the store"))
 		return;
@@ -590,7 +597,7 @@ TEST(test_store_page_table, "store-page-table", "hostile: makes its store page a
 	check_eq(mmuext(MMUEXT_PIN_L1_TABLE, mfn), 0, "pin it as an L1 table");
 	if (!check_eq(time_init(), 0, "events"))
 		return;
-	sleep_ns(3000 * MS);	/* while dom0 tries to map it */
+	sleep_ns(3000 * MS);	/* block: dom0 now starts the store and tries to map it */
 	check_eq(mmuext(MMUEXT_UNPIN_TABLE, mfn), 0, "unpin it");
 }
 
@@ -613,7 +620,9 @@ TEST(test_store_deaf_requests, "store-deaf-requests", "hostile: sends requests a
 		return;
 	for (u32 id = 1; id <= 30; id++)
 		raw_send(XS_READ, id, 0, "none", 5);	/* 21 bytes each: 30 fit the req ring */
-	sleep_ns(1000 * MS);
+	for (int i = 0; i < 500 && s->rsp_prod - s->rsp_cons < sizeof(h); i++)
+		sleep_ns(10 * MS);
+	sleep_ns(500 * MS);	/* dom0 goes on while it has room: give it time to overfill */
 	u32 used = s->rsp_prod - s->rsp_cons;
 	bool whole = used <= XENSTORE_RING_SIZE;
 	for (XENSTORE_RING_IDX c = s->rsp_cons; whole && c != s->rsp_prod; c += sizeof(h) + h.len, n++) {
