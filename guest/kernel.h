@@ -206,7 +206,8 @@ long netfront_recv(struct netfront *nf, void *buf, u32 max);	/* a frame's size, 
 long netfront_wait(struct netfront *nf, u64 timeout_ns);	/* sleep until a ring has news */
 long netfront_close(struct netfront *nf);	/* Closing, wait for the backend, end grants */
 /* Probe dst (a frame with seq PVNET_PROBE_SEQ) until the backend delivers one: 0 once dst's
- * vif is connected, or -XEN_ETIMEDOUT.  Receivers skip probes. */
+ * vif is connected; -XEN_ETIMEDOUT, or -XEN_EIO if the backend does not answer a probe
+ * (within 2 s) or refuses it.  Receivers skip probes. */
 #define PVNET_PROBE_SEQ 0xffffffffu
 long netfront_wait_peer(struct netfront *nf, domid_t dst, u64 timeout_ns);
 extern bool netfront_notify_always, netback_notify_always;	/* bench: no suppression */

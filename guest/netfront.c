@@ -273,14 +273,21 @@ long netfront_wait_peer(struct netfront *nf, domid_t dst, u64 timeout_ns)
 	static u8 probe[sizeof(struct pvnet_hdr)];
 	u64 end = get_system_time() + timeout_ns;
 	while (get_system_time() < end) {
-		u64 dropped = nf->tx_dropped, done = nf->tx_done;
+		u64 dropped = nf->tx_dropped, errors = nf->tx_errors, done = nf->tx_done;
 		pvnet_build(probe, dst, 0, PVNET_PROBE_SEQ, sizeof(probe));
 		long r = netfront_send(nf, probe, sizeof(probe));
-		if (r < 0 && r != -XEN_EAGAIN)
+		if (r < 0)
 			return r;
-		while (r == 0 && nf->tx_done == done && get_system_time() < end)
+		/* A connected backend answers every request at once: DROPPED while dst is not
+		 * connected yet.  No answer at all, or an error, and waiting longer is no use. */
+		u64 answer_by = get_system_time() + 2000 * MS;
+		while (nf->tx_done == done && get_system_time() < answer_by)
 			netfront_wait(nf, 50 * MS), netfront_reap(nf);
-		if (r == 0 && nf->tx_done != done && nf->tx_dropped == dropped)
+		if (nf->tx_done == done)
+			return -XEN_ETIMEDOUT;
+		if (nf->tx_errors != errors)
+			return -XEN_EIO;
+		if (nf->tx_dropped == dropped)
 			return 0;
 		sleep_ns(20 * MS);
 	}
