@@ -14,7 +14,7 @@
  * A frame costs two copies, as in Xen's netback with a bridge: frontend A's tx page ->
  * a bounce page (tx), bounce page -> a page frontend B posted on its rx ring (rx).
  */
-#include "guest/kernel.h"
+#include "guest/net.h"
 
 #define MS 1000000ULL
 

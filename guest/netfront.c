@@ -9,7 +9,7 @@
  * the buffers; it copies frames with GNTTABOP_copy, so a frontend's pages are never
  * mapped in dom0 for longer than one hypercall.
  */
-#include "guest/kernel.h"
+#include "guest/net.h"
 
 #define MS 1000000ULL
 

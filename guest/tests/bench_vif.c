@@ -10,6 +10,7 @@
  * speed.
  */
 #include "guest/test.h"
+#include "guest/net.h"
 
 #define MS 1000000ULL
 

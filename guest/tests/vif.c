@@ -7,6 +7,7 @@
  * receive), fail=D (d's vif must be cut off for breaking the protocol), connects=D:N.
  */
 #include "guest/test.h"
+#include "guest/net.h"
 
 #define MS 1000000ULL
 

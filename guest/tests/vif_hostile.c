@@ -4,6 +4,7 @@
  * while the attack is still going on (its 5 s without progress would fail it).
  */
 #include "guest/test.h"
+#include "guest/net.h"
 #include "public/io/xs_wire.h"
 
 #define MS 1000000ULL
