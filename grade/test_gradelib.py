@@ -611,7 +611,10 @@ class QemuTests(unittest.TestCase):
             os.unlink(pidfile)
         proc = subprocess.Popen([sys.executable, os.path.join(HERE, "grade.py"), "--root", self.root,
                                  "--test", "hang", "--timeout-scale", "60"], env=self.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                                # a shell's background job starts with SIGINT ignored, and
+                                # Python then never raises KeyboardInterrupt: undo that
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 10
         while not read_file(pidfile).endswith("\n"):
             self.assertLess(time.monotonic(), deadline, "the fake QEMU never started")
