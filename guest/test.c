@@ -35,6 +35,13 @@ const char *test_option(const char *key)
 	return cmdline_get(start_info->cmd_line, key, val, sizeof(val)) ? val : NULL;
 }
 
+u64 test_option_num(const char *key, u64 def)
+{
+	const char *s = test_option(key);
+	u64 v;
+	return s && parse_size(s, &v) == 0 ? v : def;
+}
+
 static const struct test *find_test(const char *name, size_t n)
 {
 	for (const struct test *t = __tests_start; t < __tests_end; t++)

@@ -33,6 +33,8 @@ bool check_eq(long got, long want, const char *what);
 void skip(const char *what, const char *why);
 /* The value of option `key` on our command line (e.g. "peer"), or NULL. */
 const char *test_option(const char *key);
+/* Option key=N (a number, as parse_size() reads it), or def if it is absent or no number. */
+u64 test_option_num(const char *key, u64 def);
 /* Is port domain dom's store port (its start_info.store_evtchn, unbound for dom0)?  Tests
  * that find a peer's port by trying to bind each in turn skip it: dom0 could bind it, and
  * the store needs it.  Asked with domctl, so false in a domU (which cannot bind it anyway). */

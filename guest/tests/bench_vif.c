@@ -17,13 +17,6 @@
 static struct netfront nf;
 static u8 buf[NETIF_MAX_FRAME] __attribute__((aligned(16)));
 
-static u64 opt(const char *key, u64 dflt)
-{
-	u64 v;
-	const char *s = test_option(key);
-	return s && parse_size(s, &v) == 0 ? v : dflt;
-}
-
 static u32 frames_for(u32 size)
 {
 	return size > 1024 ? 1000 : 4000;
@@ -31,7 +24,7 @@ static u32 frames_for(u32 size)
 
 static bool bench_boot(void)
 {
-	netfront_notify_always = opt("always", 0) != 0;
+	netfront_notify_always = test_option_num("always", 0) != 0;
 	return time_init() == 0 && gnttab_init() == 0 && xenbus_init() == 0 &&
 	       netfront_connect(&nf, 0) == 0;
 }
@@ -43,8 +36,8 @@ static u64 exits_total(void)
 
 TEST(bench_vif_send, "bench-vif-send", "PV network: send frames to a peer through dom0")
 {
-	domid_t peer = (domid_t)opt("peer", 2);
-	u32 size = (u32)opt("size", 64), n = frames_for(size);
+	domid_t peer = (domid_t)test_option_num("peer", 2);
+	u32 size = (u32)test_option_num("size", 64), n = frames_for(size);
 	if (!check(bench_boot(), "connect the vif") ||
 	    !check_eq(netfront_wait_peer(&nf, peer, 10000 * MS), 0, "the peer's vif is connected"))
 		return;
@@ -74,7 +67,7 @@ TEST(bench_vif_send, "bench-vif-send", "PV network: send frames to a peer throug
 TEST(bench_vif_recv, "bench-vif-recv", "PV network: receive frames from a peer through dom0")
 {
 	char tag[16];
-	u32 size = (u32)opt("size", 64), n = frames_for(size), got = 0, bad = 0;
+	u32 size = (u32)test_option_num("size", 64), n = frames_for(size), got = 0, bad = 0;
 	strlcpy(tag, test_option("tag") ?: "?", sizeof(tag));
 	if (!check(bench_boot(), "connect the vif"))
 		return;

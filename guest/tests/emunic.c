@@ -20,13 +20,6 @@
 		last_fault.vector;                                                   \
 	})
 
-static u64 option(const char *key, u64 def)
-{
-	const char *s = test_option(key);
-	u64 v;
-	return s && parse_size(s, &v) == 0 ? v : def;
-}
-
 static void out(unsigned reg, u32 v)
 {
 	outl((u16)(EMUNIC_PORT_BASE + reg), v);
@@ -93,9 +86,9 @@ static bool wait_state(domid_t d, long state)
  * it at once, resending a frame the device refused because the peer's queue was full. */
 TEST(test_emunic_stream, "emunic-stream", "frames between two domains arrive whole and in order")
 {
-	u32 tx = (u32)option("tx", 0), rx = (u32)option("rx", 0);
-	domid_t peer = (domid_t)option("peer", 2), self = (domid_t)option("self", 1);
-	unsigned max = (unsigned)MIN(option("max", EMUNIC_FRAME_MAX), EMUNIC_FRAME_MAX);
+	u32 tx = (u32)test_option_num("tx", 0), rx = (u32)test_option_num("rx", 0);
+	domid_t peer = (domid_t)test_option_num("peer", 2), self = (domid_t)test_option_num("self", 1);
+	unsigned max = (unsigned)MIN(test_option_num("max", EMUNIC_FRAME_MAX), EMUNIC_FRAME_MAX);
 	if (!check(time_init() == 0, "shared info mapped"))
 		return;
 	txbuf = alloc_page(), rxbuf = alloc_page(), want = alloc_page();
@@ -269,7 +262,7 @@ static void flood(domid_t peer)
 /* Options self=D peer=D (the peer runs emunic-sink). */
 TEST(test_emunic_hostile, "emunic-hostile", "a driver misusing the emulated NIC gets errors or #GP")
 {
-	domid_t self = (domid_t)option("self", 1), peer = (domid_t)option("peer", 2);
+	domid_t self = (domid_t)test_option_num("self", 1), peer = (domid_t)test_option_num("peer", 2);
 	check_eq(emunic_reg(EMUNIC_STATUS), 0, "a fresh device: nothing queued, no error");
 	bad_accesses();
 	bad_lengths(self);
@@ -286,8 +279,8 @@ TEST(test_emunic_hostile, "emunic-hostile", "a driver misusing the emulated NIC 
  * finds exactly its N frames, in order, and nothing else. */
 TEST(test_emunic_sink, "emunic-sink", "the flooded receiver reads exactly the queued frames")
 {
-	domid_t peer = (domid_t)option("peer", 1);
-	u32 n = (u32)option("n", EMUNIC_RX_SLOTS);
+	domid_t peer = (domid_t)test_option_num("peer", 1);
+	u32 n = (u32)test_option_num("n", EMUNIC_RX_SLOTS);
 	if (!check(time_init() == 0, "shared info mapped") || !check(wait_state(peer, 3), "the flooder died"))
 		return;
 	check_eq(emunic_reg(EMUNIC_RX_COUNT), n, "frames queued");
@@ -309,7 +302,7 @@ TEST(test_emunic_die, "emunic-die", "crash with frames queued and one half writt
 {
 	if (!check(time_init() == 0, "shared info mapped"))
 		return;
-	u32 n = (u32)option("n", EMUNIC_RX_SLOTS);
+	u32 n = (u32)test_option_num("n", EMUNIC_RX_SLOTS);
 	u64 end = get_system_time() + STALL_NS;
 	while (emunic_reg(EMUNIC_RX_COUNT) < n)
 		if (!check(get_system_time() < end, "%u frames arrive", n))
@@ -329,7 +322,7 @@ TEST(test_emunic_die, "emunic-die", "crash with frames queued and one half writt
  * teardown, and then finds the device still working and no trace of the dead. */
 TEST(test_emunic_survive, "emunic-survive", "a peer's crash leaves the emulated NIC clean")
 {
-	domid_t peer = (domid_t)option("peer", 1), self = (domid_t)option("self", 2);
+	domid_t peer = (domid_t)test_option_num("peer", 1), self = (domid_t)test_option_num("self", 2);
 	if (!check(time_init() == 0, "shared info mapped"))
 		return;
 	u32 v = 0x5eed;

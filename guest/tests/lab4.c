@@ -16,14 +16,6 @@ static void on_b(unsigned port UNUSED)
 	count_b++;
 }
 
-/* A numeric option of our command line, or def. */
-static u64 option(const char *key, u64 def)
-{
-	const char *s = test_option(key);
-	u64 v;
-	return s && parse_size(s, &v) == 0 ? v : def;
-}
-
 static bool is_dom0(void)
 {
 	return start_info->flags & SIF_INITDOMAIN;
@@ -93,7 +85,7 @@ TEST(test_pingpong, "evtchn-pingpong", "N round trips between two domains")
 		return;
 	const char *role = test_option("role");
 	bool alloc = role ? !strcmp(role, "alloc") : is_dom0();
-	domid_t peer = (domid_t)option("peer", alloc ? 1 : 0);
+	domid_t peer = (domid_t)test_option_num("peer", alloc ? 1 : 0);
 	if (alloc) {
 		long p = evtchn_alloc_unbound(peer, on_a);
 		if (!check(p > 0, "allocate an unbound port for d%u (%ld)", peer, p))
@@ -308,7 +300,7 @@ TEST(test_hostile_peer, "evtchn-hostile-peer", "dom0's side of the hostile test"
 	struct evtchn_status st;
 	if (!setup())
 		return;
-	domid_t peer = (domid_t)option("peer", 1);
+	domid_t peer = (domid_t)test_option_num("peer", 1);
 	long mine = evtchn_alloc_unbound(DOMID_SELF, NULL);
 	long theirs = evtchn_alloc_unbound(peer, NULL);
 	if (!check(mine > 0 && theirs > 0, "ports for myself (%ld) and for d%u (%ld)", mine, peer, theirs))

@@ -18,19 +18,12 @@ static bool audit_clean(void)
  * our own id (option self=, by default 0 for the back: dom0). */
 static domid_t peer, self;
 
-static domid_t option(const char *key, domid_t def)
-{
-	const char *s = test_option(key);
-	u64 v;
-	return s && parse_size(s, &v) == 0 ? (domid_t)v : def;
-}
-
 /* Time, and our grant table: the front grants, the back only needs it for refs of its own. */
 static bool setup(void)
 {
 	bool dom0 = start_info->flags & SIF_INITDOMAIN;
-	peer = option("peer", dom0 ? 1 : 0);
-	self = option("self", 0);
+	peer = test_option_num("peer", dom0 ? 1 : 0);
+	self = test_option_num("self", 0);
 	return check_eq(time_init(), 0, "map shared info") && check_eq(gnttab_init(), 0, "set up the grant table");
 }
 

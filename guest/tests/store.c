@@ -10,17 +10,9 @@
 #define MS 1000000ULL
 #define MAX_DOMS 8
 
-/* Option key=N of our command line, or def. */
-static u64 opt(const char *key, u64 def)
-{
-	const char *s = test_option(key);
-	u64 v;
-	return s && parse_size(s, &v) == 0 ? v : def;
-}
-
 static domid_t self_id(void)
 {
-	return (domid_t)opt("self", 1);
+	return (domid_t)test_option_num("self", 1);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -194,7 +186,7 @@ static void domctl_checks(void)
 
 TEST(test_store_server, "store-server", "dom0 serves the store until every domU is gone")
 {
-	domid_t late = (domid_t)opt("after_blocked", 0);
+	domid_t late = (domid_t)test_option_num("after_blocked", 0);
 	char path[XENSTORE_PATH_MAX], p[64];
 	unsigned domus = 0, gone = 0;
 	if (late) {	/* start only once domain `late` has blocked: it did its worst by then */
@@ -324,7 +316,7 @@ TEST(test_store_basic, "store-basic", "read, write, rm and directory from a domU
 TEST(test_store_perms, "store-perms", "a domU reaches only its home and its backends")
 {
 	char buf[64], p[96];
-	domid_t me = self_id(), other = (domid_t)opt("other", 2);
+	domid_t me = self_id(), other = (domid_t)test_option_num("other", 2);
 	if (!check_eq(xenbus_init(), 0, "attach to the store"))
 		return;
 	snprintf(p, sizeof(p), "/local/domain/%u/x", other);

@@ -16,14 +16,6 @@
 static struct netfront nf;
 static u8 fbuf[NETIF_MAX_FRAME] __attribute__((aligned(16)));
 
-/* The numeric option key, or dflt. */
-static u64 opt(const char *key, u64 dflt)
-{
-	u64 v;
-	const char *s = test_option(key);
-	return s && parse_size(s, &v) == 0 ? v : dflt;
-}
-
 /* Map what every vif test needs: shared info and events, the grant table, the store. */
 static bool vif_boot(void)
 {
@@ -57,10 +49,10 @@ TEST(test_vif_backend, "vif-backend", "dom0: serve the store and every domU's vi
 			served[nr_served++] = (domid_t)(*p - '0');
 	for (unsigned i = 0; i < nr_served; i++)
 		check_eq(netback_add_vif(served[i]), 0, "give the domU a vif (backend InitWait)");
-	netback_notify_always = opt("always", 0) != 0;
+	netback_notify_always = test_option_num("always", 0) != 0;
 	long r = netback_serve(all_done, 20000 * MS);
 	check_eq(r, 0, "every domU finished (none stalled 20 s)");
-	u64 want_local = opt("local", 0), fail = opt("fail", 0);
+	u64 want_local = test_option_num("local", 0), fail = test_option_num("fail", 0);
 	if (want_local)
 		check_eq((long)netback_local.frames, (long)want_local, "frames dom0 itself received");
 	check_eq((long)netback_local.bad, 0, "frames to dom0 corrupted");
@@ -81,9 +73,9 @@ TEST(test_vif_backend, "vif-backend", "dom0: serve the store and every domU's vi
 		printf("BENCH vif-%s-events-d0 %lu\n", test_option("tag"), events);
 	}
 	if (test_option("bad_copies"))		/* the hostile d1 of vif-bad-requests */
-		check_eq((long)netback_stats(1)->copy_errors, (long)opt("bad_copies", 0),
+		check_eq((long)netback_stats(1)->copy_errors, (long)test_option_num("bad_copies", 0),
 			 "copies refused by the hypervisor: only the bad grant refs got that far");
-	u64 want_connects = opt("connects", 0);
+	u64 want_connects = test_option_num("connects", 0);
 	if (want_connects)
 		for (unsigned i = 0; i < nr_served; i++)
 			check_eq((long)netback_stats(served[i])->connects, (long)want_connects,
@@ -170,7 +162,7 @@ TEST(test_vif_connect, "vif-connect", "the store handshake, frames to dom0, and 
 	char state[8];
 	check(xenbus_read(nf.backend_state, state, sizeof(state)) > 0 && state[0] == '4',
 	      "the backend says Connected (%s)", state);
-	u32 n = (u32)opt("local", 200), bad = 0;
+	u32 n = (u32)test_option_num("local", 200), bad = 0;
 	u64 quiet = get_system_time() + 2000 * MS;	/* dom0 answers at once: 2 s is a stall */
 	for (u32 i = 0; i < n && get_system_time() < quiet; i++) {
 		u32 len = frame_len(i, NETIF_MAX_FRAME);
@@ -193,8 +185,8 @@ TEST(test_vif_traffic, "vif-traffic", "thousands of frames each way between two 
 {
 	if (!vif_boot())
 		return;
-	domid_t peer = (domid_t)opt("peer", 0);
-	u32 n = (u32)opt("frames", 3000), bad = 0;
+	domid_t peer = (domid_t)test_option_num("peer", 0);
+	u32 n = (u32)test_option_num("frames", 3000), bad = 0;
 	if (!check_eq(netfront_connect(&nf, START), 0, "connect") ||
 	    !check(netfront_wait_peer(&nf, peer, 10000 * MS) == 0, "d%u's vif is connected", peer))
 		return;
@@ -223,7 +215,7 @@ TEST(test_vif_witness, "vif-witness", "frames to ourselves through dom0, beside 
 	if (!vif_boot())
 		return;
 	domid_t me = (domid_t)self_id();
-	u32 n = (u32)opt("frames", 1500), bad = 0;
+	u32 n = (u32)test_option_num("frames", 1500), bad = 0;
 	if (!check(me > 0, "our domid from the store (%u)", me) ||
 	    !check_eq(netfront_connect(&nf, START), 0, "connect") ||
 	    !check(netfront_wait_peer(&nf, me, 10000 * MS) == 0, "our vif is connected"))
@@ -269,7 +261,7 @@ TEST(test_vif_bad_requests, "vif-bad-requests", "a frontend's bad tx requests ge
 	pvnet_build(page, me, 0, PVNET_PROBE_SEQ, 64);
 	/* the buffer is ours for these raw requests: take it off netfront's free list */
 	nf.tx_free = nf.tx_next_free[0];
-	long foreign = grant_foreign_access((domid_t)opt("other", 2), virt_to_mfn(page), true);
+	long foreign = grant_foreign_access((domid_t)test_option_num("other", 2), virt_to_mfn(page), true);
 	check(foreign > 0, "grant a page to another domU (%ld)", foreign);
 	struct { const char *what; struct netif_tx_request q; s16 want; } cases[] = {
 		{ "a ref past the table", { .gref = 100000, .size = 64, .id = 1 }, NETIF_RSP_ERROR },
@@ -366,7 +358,7 @@ TEST(test_vif_crash, "vif-crash", "a frontend that crashes in the middle of a tr
 {
 	if (!vif_boot())
 		return;
-	domid_t peer = (domid_t)opt("peer", 2);
+	domid_t peer = (domid_t)test_option_num("peer", 2);
 	if (!check_eq(netfront_connect(&nf, START), 0, "connect") ||
 	    !check(netfront_wait_peer(&nf, peer, 10000 * MS) == 0, "d%u's vif is connected", peer))
 		return;
