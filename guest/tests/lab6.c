@@ -337,16 +337,25 @@ static void xback(void)
 	BACK_RING_ATTACH(&xb, (struct x_sring *)XMAP_VA, PAGE_SIZE);
 	for (int round = 0; round < 2000 && p < 0; round++) {
 		for (unsigned q = 1; q < 16 && p < 0; q++) {
+			/* Interrupts off until xport is set: an event d1 sent already arrives the
+			 * moment the port is bound, and the upcall answers through xport. */
+			cli();
 			long r = is_store_port(1, q) ? -XEN_EINVAL : evtchn_bind_interdomain(1, q, xbackend);
 			if (r > 0)
-				p = r;
+				p = r, xport = (unsigned)r;
+			sti();
 		}
 		if (p < 0)
 			HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
 	}
-	xport = (unsigned)p;
 	if (!check(p > 0, "bind d1's port (%ld)", p))
 		return;
+	/* d1 may have pushed (and notified a port not bound yet) before we bound: serve what
+	 * is on the ring now, as a backend does when it connects.  Interrupts off: the upcall
+	 * runs the same function. */
+	cli();
+	xbackend(xport);
+	sti();
 	u64 seen = 0, quiet = get_system_time() + 5000 * MS;	/* 5 s without a frame: give up */
 	while (x_served < XFRAMES && !x_bad && get_system_time() < quiet) {
 		sleep_ns(20 * MS);
