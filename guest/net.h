@@ -35,6 +35,7 @@ long netfront_send(struct netfront *nf, const void *frame, u32 len);	/* queue + 
 void netfront_reap(struct netfront *nf);	/* take tx responses: free buffers, count errors */
 long netfront_recv(struct netfront *nf, void *buf, u32 max);	/* a frame's size, or 0: none */
 long netfront_wait(struct netfront *nf, u64 timeout_ns);	/* sleep until a ring has news */
+long netfront_wait_tx(struct netfront *nf, u64 timeout_ns);	/* ... the tx ring only */
 long netfront_close(struct netfront *nf);	/* Closing, wait for the backend, end grants */
 /* Probe dst (a frame with seq PVNET_PROBE_SEQ) until the backend delivers one: 0 once dst's
  * vif is connected; -XEN_ETIMEDOUT, or -XEN_EIO if the backend does not answer a probe

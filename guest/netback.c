@@ -22,7 +22,7 @@
 #define NB_PER_SENDER	16		/* ... of which one sender's: 7 senders never fill the pool */
 #define NB_BATCH	16		/* copies per GNTTABOP_copy */
 #define NB_VA		0x7f0400000ULL	/* vif d's tx ring page at NB_VA + 2d pages, rx next */
-#define NB_STALL	(1000 * MS)	/* a receiver that posts no buffer this long loses its frames */
+#define NB_STALL	(1000 * MS)	/* a frame waiting this long for an rx buffer is dropped */
 
 struct vif {
 	domid_t domid;
@@ -34,7 +34,6 @@ struct vif {
 	unsigned port;
 	u16 q[NB_BOUNCE];		/* bounce pages waiting for our rx ring, oldest first */
 	unsigned qhead, qlen;
-	u64 stalled_since;		/* when the head of q found no rx buffer (0: it did) */
 	unsigned inflight;		/* bounce pages holding frames this vif sent */
 	struct vif_stats st;
 	char fe[64], be[64];		/* the frontend's and our store dirs */
@@ -46,11 +45,13 @@ static u8 *bounce[NB_BOUNCE];
 static u64 bounce_mfn[NB_BOUNCE];
 static u16 bounce_len[NB_BOUNCE], bounce_free[NB_BOUNCE];
 static domid_t bounce_owner[NB_BOUNCE];	/* the sender a page is charged to */
+static u64 bounce_queued[NB_BOUNCE];	/* when its frame joined a receiver's queue */
 static unsigned nr_bounce_free;
 static volatile bool kicked;
 struct netback_local netback_local;
 bool netback_notify_always;	/* bench: ignore the frontends' event indices */
 
+/* Page b is free again (its frame was delivered, dropped or refused). */
 static void bounce_put(u16 b)
 {
 	vifs[bounce_owner[b]].inflight--;
@@ -68,8 +69,6 @@ static int bounce_get(struct vif *v)
 	return b;
 }
 
-/* Page b is free again (its frame was delivered, dropped or refused). */
-static void bounce_put(u16 b);
 
 static void netback_event(unsigned port UNUSED)
 {
@@ -100,14 +99,16 @@ static long fe_read(struct vif *v, const char *key, u64 max, u64 *val)
 	return r < 0 ? r : *val > max ? -XEN_EINVAL : 0;
 }
 
-/* Drop every frame waiting for v (it went away, or stopped taking frames). */
-static void drop_queue(struct vif *v)
+/* Drop the frames waiting for v that joined its queue before `before` (0: all of them;
+ * v went away).  Its queue holds pages charged to their senders: a receiver that takes
+ * frames slowly must not hold a sender up for longer than NB_STALL. */
+static void drop_queue(struct vif *v, u64 before)
 {
-	for (; v->qlen; v->qlen--, v->qhead = (v->qhead + 1) % NB_BOUNCE) {
+	for (; v->qlen && (!before || bounce_queued[v->q[v->qhead]] < before);
+	     v->qlen--, v->qhead = (v->qhead + 1) % NB_BOUNCE) {
 		bounce_put(v->q[v->qhead]);
 		v->st.dropped++;
 	}
-	v->stalled_since = 0;
 }
 
 /* Undo a connection: unbind, unmap both rings, drop what waits for the frontend. */
@@ -120,7 +121,7 @@ static void disconnect(struct vif *v)
 	gnttab_unmap(NB_VA + 2 * v->domid * PAGE_SIZE, v->txh);
 	gnttab_unmap(NB_VA + (2 * v->domid + 1) * PAGE_SIZE, v->rxh);
 	v->tx.sring = NULL, v->rx.sring = NULL;
-	drop_queue(v);
+	drop_queue(v, 0);
 }
 
 /* A frontend broke the protocol: it loses its vif, nobody else notices. */
@@ -165,12 +166,17 @@ static long connect(struct vif *v)
 static void frontend_changed(struct vif *v)
 {
 	u64 s;
-	if (fe_read(v, "state", 0xffffffffu, &s) < 0) {	/* gone: the domain died */
+	long r = fe_read(v, "state", 0xffffffffu, &s);
+	if (r == -XEN_ENOENT) {		/* gone: the domain died, or removed its device */
 		if (v->state != XenbusStateClosed) {
 			disconnect(v);
-			v->state = XenbusStateClosed;	/* its nodes are gone with it */
+			set_state(v, XenbusStateClosed);
 		}
 		v->exists = false;
+		return;
+	}
+	if (r < 0) {
+		printf("netback: vif d%u: unreadable frontend state (%ld): ignored\n", v->domid, r);
 		return;
 	}
 	switch (s) {
@@ -233,6 +239,7 @@ static s16 route(struct vif *from, u16 b)
 		bounce_put(b);
 		return NETIF_RSP_DROPPED;
 	}
+	bounce_queued[b] = get_system_time();
 	to->q[(to->qhead + to->qlen++) % NB_BOUNCE] = b;
 	return NETIF_RSP_OKAY;
 }
@@ -317,6 +324,8 @@ static unsigned rx_batch(struct vif *v, u64 now)
 	struct netif_rx_request rq[NB_BATCH];
 	u16 b[NB_BATCH];
 	unsigned n = 0;
+	if (now > NB_STALL)
+		drop_queue(v, now - NB_STALL);		/* frames too old: whatever v is doing */
 	if (!v->qlen)
 		return 0;
 	if (RING_REQUEST_PROD_OVERFLOW(&v->rx, v->rx.sring->req_prod)) {
@@ -334,14 +343,8 @@ static unsigned rx_batch(struct vif *v, u64 now)
 			.len = bounce_len[b[n]], .flags = GNTCOPY_dest_gref };
 		n++;
 	}
-	if (!n) {	/* frames wait, no buffer: a receiver that never posts loses them */
-		if (!v->stalled_since)
-			v->stalled_since = now;
-		else if (now - v->stalled_since > NB_STALL)
-			drop_queue(v);
+	if (!n)		/* frames wait, no buffer: they age (above) */
 		return 0;
-	}
-	v->stalled_since = 0;
 	if (HYPERVISOR_grant_table_op(GNTTABOP_copy, op, n) < 0)
 		for (unsigned i = 0; i < n; i++)
 			op[i].status = GNTST_general_error;
@@ -426,12 +429,16 @@ static bool final_check(void)
 {
 	for (domid_t d = 1; d < NETBACK_MAX_VIFS; d++) {
 		struct vif *v = &vifs[d];
-		RING_IDX tx, rx;
+		RING_IDX tx = 0, rx = 0;
 		if (!v->connected)
 			continue;
-		RING_FINAL_CHECK_FOR_REQUESTS(&v->tx, tx);
-		RING_FINAL_CHECK_FOR_REQUESTS(&v->rx, rx);
-		if ((tx && nr_bounce_free && v->inflight < NB_PER_SENDER) || (rx && v->qlen))
+		/* ask for an event only where one would give us work: a tx request we could
+		 * take, an rx buffer for a frame that waits */
+		if (nr_bounce_free && v->inflight < NB_PER_SENDER)
+			RING_FINAL_CHECK_FOR_REQUESTS(&v->tx, tx);
+		if (v->qlen)
+			RING_FINAL_CHECK_FOR_REQUESTS(&v->rx, rx);
+		if (tx || rx)
 			return true;
 	}
 	return false;

@@ -218,21 +218,26 @@ long netfront_recv(struct netfront *nf, void *buf, u32 max)
 		memcpy(buf, nf->rx_buf[r.id] + r.offset, (u32)got);
 	else if (got > 0)
 		got = -XEN_E2BIG;
+	else if (got < 0)
+		got = -XEN_EIO;		/* the backend's NETIF_RSP_*: not an -XEN_E code */
 	post_rx(nf, r.id);
 	PUSH_AND_NOTIFY(nf, rx);
 	nf->rx_frames++;
 	return got == 0 ? -XEN_EIO : got;
 }
 
-long netfront_wait(struct netfront *nf, u64 timeout_ns)
+/* Sleep until the tx ring (and, if rx, the rx ring) has responses we have not taken, or
+ * timeout: 0 or -XEN_ETIMEDOUT.  The final check sets each ring's event index first. */
+static long wait_rings(struct netfront *nf, u64 timeout_ns, bool rx_too)
 {
 	u64 end = get_system_time() + timeout_ns;
-	RING_IDX tx, rx;
+	RING_IDX tx, rx = 0;
 	long r = -XEN_ETIMEDOUT;
 	cli();
 	for (;;) {
 		RING_FINAL_CHECK_FOR_RESPONSES(&nf->tx, tx);
-		RING_FINAL_CHECK_FOR_RESPONSES(&nf->rx, rx);
+		if (rx_too)
+			RING_FINAL_CHECK_FOR_RESPONSES(&nf->rx, rx);
 		if (tx || rx) {
 			r = 0;
 			break;
@@ -246,6 +251,16 @@ long netfront_wait(struct netfront *nf, u64 timeout_ns)
 	}
 	sti();
 	return r;
+}
+
+long netfront_wait(struct netfront *nf, u64 timeout_ns)
+{
+	return wait_rings(nf, timeout_ns, true);
+}
+
+long netfront_wait_tx(struct netfront *nf, u64 timeout_ns)
+{
+	return wait_rings(nf, timeout_ns, false);
 }
 
 long netfront_close(struct netfront *nf)
@@ -263,6 +278,11 @@ long netfront_close(struct netfront *nf)
 	for (unsigned i = 0; i < NETFRONT_BUFS; i++) {
 		r |= gnttab_end_foreign_access(nf->tx_gref[i]);
 		r |= gnttab_end_foreign_access(nf->rx_gref[i]);
+	}
+	if (r == 0) {		/* nobody can reach them now: the pages are ours to reuse */
+		for (unsigned i = 0; i < NETFRONT_BUFS; i++)
+			free_page(nf->tx_buf[i]), free_page(nf->rx_buf[i]);
+		free_page(nf->tx.sring), free_page(nf->rx.sring);
 	}
 	long s = set_state(XenbusStateClosed);
 	return r ? -XEN_EBUSY : s;
@@ -282,7 +302,7 @@ long netfront_wait_peer(struct netfront *nf, domid_t dst, u64 timeout_ns)
 		 * connected yet.  No answer at all, or an error, and waiting longer is no use. */
 		u64 answer_by = get_system_time() + 2000 * MS;
 		while (nf->tx_done == done && get_system_time() < answer_by)
-			netfront_wait(nf, 50 * MS), netfront_reap(nf);
+			netfront_wait_tx(nf, 50 * MS), netfront_reap(nf);
 		if (nf->tx_done == done)
 			return -XEN_ETIMEDOUT;
 		if (nf->tx_errors != errors)
