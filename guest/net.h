@@ -50,7 +50,9 @@ bool pvnet_intact(const u8 *buf, u32 len);
 /* dom0 */
 #define NETBACK_MAX_VIFS 8			/* one vif per domain id 1..7 */
 struct vif_stats {
-	u64 tx_frames, tx_errors, rx_frames, rx_errors, dropped, events_sent;
+	u64 tx_frames, tx_errors, rx_frames, rx_errors, events_sent;
+	u64 dropped;	/* frames it sent that had no destination, and frames for it that
+			 * waited too long for a buffer or were queued when it went away */
 	u64 connects, closes, failed;
 	u64 copy_errors;			/* tx copies the hypervisor refused (bad grefs) */
 };

@@ -186,8 +186,8 @@ static void frontend_changed(struct vif *v)
 		break;
 	case XenbusStateInitialised:
 		if (v->state != XenbusStateInitWait) {
-			if (v->state == XenbusStateConnected)
-				printf("netback: vif d%u: Initialised again while connected: ignored\n", v->domid);
+			printf("netback: vif d%u: Initialised while we are in state %u: ignored\n",
+			       v->domid, v->state);
 			break;
 		}
 		long r = connect(v);
