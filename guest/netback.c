@@ -69,7 +69,7 @@ static int bounce_get(struct vif *v)
 	return b;
 }
 
-
+/* Any vif's port: look at the rings (the main loop does; an upcall only says so). */
 static void netback_event(unsigned port UNUSED)
 {
 	kicked = true;
@@ -84,6 +84,7 @@ static long be_write(struct vif *v, const char *key, const char *fmt, unsigned l
 	return xenbus_write(path, buf);
 }
 
+/* Move our side of v's handshake to XenbusState s, in the store too. */
 static void set_state(struct vif *v, unsigned s)
 {
 	v->state = s;
