@@ -26,7 +26,6 @@ struct netfront {
 	u16 tx_next_free[NETFRONT_BUFS], tx_free;
 	u64 tx_frames, tx_done, tx_errors, tx_dropped, rx_frames, events_sent, sleeps;
 	volatile u64 events_got;
-	s16 last_tx_status;
 };
 long netfront_connect(struct netfront *nf, RING_IDX start);	/* the handshake; indices at start */
 long netfront_queue(struct netfront *nf, const void *frame, u32 len);	/* -XEN_EAGAIN: full */

@@ -167,7 +167,7 @@ void netfront_reap(struct netfront *nf)
 		if (r->status == NETIF_RSP_DROPPED)
 			nf->tx_dropped++;
 		else if (r->status != NETIF_RSP_OKAY)
-			nf->tx_errors++, nf->last_tx_status = r->status;
+			nf->tx_errors++;
 		if (id < NETFRONT_BUFS && nf->tx_busy[id]) {
 			nf->tx_busy[id] = false;
 			nf->tx_next_free[id] = nf->tx_free, nf->tx_free = id;
